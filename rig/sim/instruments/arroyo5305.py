@@ -1,5 +1,8 @@
 """Arroyo Instruments TECSource 5305 TEC controller (not SCPI: a plain line protocol).
 
+Reference: Arroyo Instruments Computer Interfacing Manual (TECSource series):
+TEC:MODE:T, TEC:T, TEC:SET:T?, TEC:T?, TEC:ITE?, TEC:OUT, TEC:LIM:ITE, ERRSTR?.
+
 The stage under the phantom is regulated by the controller's own PID, so the rig
 only sets a setpoint, switches the output and reads temperature and TEC current
 back. The emulator runs that PID in virtual time at 10 Hz on the plant's plate

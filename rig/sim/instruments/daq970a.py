@@ -1,5 +1,9 @@
 """Keysight DAQ970A data acquisition system with a DAQM901A multiplexer in slot 1.
 
+Reference: Keysight DAQ970A/DAQ973A Data Acquisition System Programming Guide
+(SCPI Programming chapter: CONFigure, ROUTe:SCAN, TRIGger, FORMat:READing,
+INITiate/FETCh?/R?/DATA:POINts?, MEASure?, SYSTem:ERRor?).
+
 The logger is the rig's independent witness of the phantom's temperatures and of
 the valve drive, so the emulator reproduces what a driver depends on: the
 configure-then-scan workflow (every ``CONFigure``/``MEASure?`` replaces the scan

@@ -1,5 +1,9 @@
 """Keysight E36313A triple-output bench supply (1: 6 V 10 A, 2 and 3: 25 V 2 A).
 
+Reference: Keysight E36300 Series Triple Output Power Supplies Programming Guide
+(SOURce:VOLTage/CURRent with channel lists, CURRent:PROTection, OUTPut,
+OUTPut:PROTection:CLEar, MEASure:VOLTage?/CURRent?, SYSTem:ERRor?).
+
 The rig powers the unit from output 2 and relies on the supply for current
 limiting, over-current protection, undervoltage steps and current read-back, so
 each output is modelled as a regulator the load can push from constant voltage
