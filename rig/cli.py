@@ -38,6 +38,9 @@ def sim_serve(
     stage_port: Annotated[int, typer.Option(help="Stage port (0: a free one).")] = 0,
     device_port: Annotated[int, typer.Option(help="Device socket port (0: a free one).")] = 0,
     control_port: Annotated[int, typer.Option(help="Control port (0: a free one).")] = 0,
+    parent_pid: Annotated[
+        int | None, typer.Option(help="Stop serving when this process has gone.")
+    ] = None,
 ) -> None:
     """Serve the whole simulated bench; the first stdout line is the resource JSON."""
     from rig.sim.profile import ProfileError
@@ -56,6 +59,7 @@ def sim_serve(
             "device": device_port,
             "control": control_port,
         },
+        parent_pid=parent_pid,
     )
     try:
         serve(options)

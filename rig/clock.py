@@ -67,15 +67,20 @@ class Clock:
         finally:
             self._in_hooks = False
 
-    def sleep(self, seconds: float, *, step_s: float | None = None) -> None:
-        """Wait ``seconds`` in steps of at most ``step_s`` (default :attr:`tick_s`)."""
+    def sleep(self, seconds: float, *, step_s: float | None = None, hooks: bool = True) -> None:
+        """Wait ``seconds`` in steps of at most ``step_s`` (default :attr:`tick_s`).
+
+        ``hooks=False`` is for a driver waiting inside one of its own transactions:
+        acquisition must not talk to an instrument that is mid-conversation.
+        """
         remaining = float(seconds)
         step = self.tick_s if step_s is None else step_s
         while remaining > 1e-9:
             dt = min(step, remaining)
             self._step(dt)
             remaining -= dt
-            self._run_hooks()
+            if hooks:
+                self._run_hooks()
 
     def wait_until(
         self,

@@ -33,51 +33,30 @@ def cryorig_command() -> list[str]:
     return [sys.executable, "-m", "rig.cli"]
 
 
-class SimBenchProcess:
-    """A running ``cryorig sim serve``; use as a context manager or call :meth:`close`."""
+class SimControl:
+    """A client of a running simulated bench's control channel."""
 
-    def __init__(self, *args: str, timeout: float = 30.0) -> None:
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")
-        self.args = args
-        self.proc = subprocess.Popen(
-            [*cryorig_command(), "sim", "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            self.proc.wait(timeout)
-            self._close_pipes()
-            raise SimControlError(
-                f"simulated bench did not start (exit {self.proc.returncode}): {err.strip()}"
-            )
-        self.resources: dict[str, str] = json.loads(line)
+    def __init__(self, resources: dict[str, str], timeout: float = 30.0) -> None:
+        self.resources = dict(resources)
         host, port = self.resources["control"].rsplit(":", 1)
-        self._ctl = socket.create_connection((host, int(port)), timeout=timeout)
+        try:
+            self._ctl = socket.create_connection((host, int(port)), timeout=timeout)
+        except OSError as exc:
+            raise SimControlError(
+                f"cannot reach the simulated bench's control channel {host}:{port}: {exc}"
+            ) from exc
         self._ctl.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._rx = self._ctl.makefile("rb")
 
     @classmethod
-    def start(
-        cls,
-        *,
-        profile: str | Path | None = None,
-        seed: int = 0,
-        serial: str | None = None,
-    ) -> SimBenchProcess:
-        args = ["--seed", str(seed)]
-        if profile is not None:
-            args += ["--unit-profile", str(profile)]
-        if serial is not None:
-            args += ["--serial", serial]
-        return cls(*args)
+    def attach(cls, resource_file: str | Path) -> SimControl:
+        """Attach to a bench already serving; ``resource_file`` holds its JSON resource line."""
+        path = Path(resource_file)
+        try:
+            resources = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+        except (OSError, IndexError, ValueError) as exc:
+            raise SimControlError(f"{path}: not a simulated bench's resource line: {exc}") from exc
+        return cls(resources)
 
     # --- control channel --------------------------------------------------------------------
     def control(self, line: str | bytes) -> str:
@@ -115,7 +94,72 @@ class SimBenchProcess:
     def power(self, on: bool) -> None:
         self._ok("POWER RESTORE" if on else "POWER CUT")
 
-    # --- lifecycle --------------------------------------------------------------------------
+    def alive(self) -> bool:
+        try:
+            self.control("TIME?")
+        except SimControlError:
+            return False
+        return True
+
+    def disconnect(self) -> None:
+        with contextlib.suppress(OSError):
+            self._rx.close()
+            self._ctl.close()
+
+    def close(self) -> int:
+        """An attached bench is not ours to stop: just let go of it."""
+        self.disconnect()
+        return 0
+
+    def __enter__(self) -> SimControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SimBenchProcess(SimControl):
+    """A ``cryorig sim serve`` started (and stopped) by us."""
+
+    def __init__(self, *args: str, timeout: float = 30.0) -> None:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        self.args = args
+        self.proc = subprocess.Popen(
+            [*cryorig_command(), "sim", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            self.proc.wait(timeout)
+            self._close_pipes()
+            raise SimControlError(
+                f"simulated bench did not start (exit {self.proc.returncode}): {err.strip()}"
+            )
+        super().__init__(json.loads(line), timeout)
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        profile: str | Path | None = None,
+        seed: int = 0,
+        serial: str | None = None,
+    ) -> SimBenchProcess:
+        args = ["--seed", str(seed), "--parent-pid", str(os.getpid())]
+        if profile is not None:
+            args += ["--unit-profile", str(profile)]
+        if serial is not None:
+            args += ["--serial", serial]
+        return cls(*args)
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -128,9 +172,7 @@ class SimBenchProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(OSError, SimControlError):
                 self.control("QUIT")
-        with contextlib.suppress(OSError):
-            self._rx.close()
-            self._ctl.close()
+        self.disconnect()
         try:
             return self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -138,9 +180,3 @@ class SimBenchProcess:
             return self.proc.wait(10)
         finally:
             self._close_pipes()
-
-    def __enter__(self) -> SimBenchProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -50,6 +50,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)
     """Fixed ports by role (logger, supply, stage, device, control); 0 or absent: a free one."""
+    parent_pid: int | None = None
+    """Stop serving when this process is gone (the rig that started the bench was killed)."""
 
 
 @dataclass
@@ -353,6 +355,8 @@ class BenchServer:
         self._virtual_start_us = self.bench.now_us
         if self.options.realtime:
             self.loop.create_task(self._realtime_clock())
+        if self.options.parent_pid is not None:
+            self.loop.create_task(self._watch_parent(self.options.parent_pid))
 
         def port(name: str) -> int:
             return self.servers[name].sockets[0].getsockname()[1]
@@ -374,6 +378,19 @@ class BenchServer:
         target = self._virtual_start_us + int((self.loop.time() - self._wall_start) * US_PER_S)
         if target > self.bench.now_us:
             self.bench.sched.run_until(target)
+
+    async def _watch_parent(self, pid: int) -> None:
+        while not self.stopping:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                self.request_stop()
+                with contextlib.suppress(OSError):  # stderr may be a pipe nobody reads now
+                    print(f"parent process {pid} is gone: stopping", file=sys.stderr)
+                return
+            except PermissionError:
+                pass
+            await asyncio.sleep(0.5)
 
     async def _realtime_clock(self) -> None:
         while not self.stopping:

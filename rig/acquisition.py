@@ -1,0 +1,338 @@
+"""Acquisition: logger scans, supply read-back and the unit's own log, on one time base.
+
+Everything the rig acquires flows through here on the clock's ticks (see
+:mod:`rig.clock`): the logger's buffered timed scan is fetched in blocks with
+``R?``, the supply current and voltage are read back, and the unit's 10 Hz log
+and event log are paged in and placed on the rig's time base through ``CLOCK?``.
+Each block goes to the run's journal as it arrives (append + fsync), so a killed
+process loses nothing it had acquired, and stays in memory for the analysis.
+
+Time base: rig clock seconds. Logger readings carry their time from the scan's
+start, anchored at the rig time the ``INIT`` was confirmed; unit rows carry the
+unit's milliseconds, anchored with a ``CLOCK?`` round trip (re-anchored when the
+unit's clock restarts after a reset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from .clock import Clock
+from .instruments.errors import RigError
+
+
+class Stream(Protocol):
+    def append(self, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Journal(Protocol):
+    def stream(self, name: str, columns: Sequence[str]) -> Stream: ...
+
+    def trace(self, event: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class PollRates:
+    """How often each source is read back (rig clock seconds)."""
+
+    logger_s: float
+    supply_s: float
+    unit_s: float
+
+    @property
+    def tick_s(self) -> float:
+        return min(self.logger_s, self.supply_s, self.unit_s)
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    tc_channels: tuple[int, ...]
+    volt_channels: tuple[int, ...]
+    interval_s: float
+    nplc: float = 0.2
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        return tuple(sorted(self.tc_channels + self.volt_channels))
+
+
+@dataclass
+class _Table:
+    """Rows kept in memory for analysis, mirrored to a journal stream block by block."""
+
+    columns: tuple[str, ...]
+    stream: Stream | None
+    rows: list[tuple] = field(default_factory=list)
+    _journaled: int = 0
+
+    def add(self, rows: list[tuple]) -> None:
+        self.rows.extend(rows)
+
+    def flush(self) -> None:
+        """Append what is new to the journal as one block (one fsync)."""
+        if self.stream is not None and self._journaled < len(self.rows):
+            self.stream.append(self.rows[self._journaled :])
+        self._journaled = len(self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=list(self.columns))
+
+
+class Acquisition:
+    """Background acquisition driven by the clock; use :meth:`start` / :meth:`stop`."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        journal: Journal | None,
+        *,
+        logger: Any,
+        supply: Any,
+        unit: Any | None = None,
+        slow: PollRates | None = None,
+        fast: PollRates | None = None,
+    ) -> None:
+        self.clock = clock
+        self.journal = journal
+        self.logger = logger
+        self.supply = supply
+        self.unit = unit
+        self.slow = slow or PollRates(logger_s=5.0, supply_s=1.0, unit_s=5.0)
+        self.fast_rates = fast or PollRates(logger_s=1.0, supply_s=0.1, unit_s=1.0)
+        self._rates = self.slow
+
+        def table(name: str, cols: tuple[str, ...]) -> _Table:
+            stream = journal.stream(name, cols) if journal is not None else None
+            return _Table(cols, stream)
+
+        self.logger_rows = table("logger", ("t_s", "channel", "value"))
+        self.supply_rows = table("supply", ("t_s", "voltage_v", "current_a"))
+        self.unit_log_rows = table("unit_log", ("t_s", "unit_ms", "reading_c", "valve"))
+        self.unit_event_rows = table("unit_events", ("t_s", "unit_ms", "event", "detail"))
+        self._tables = (
+            self.logger_rows,
+            self.supply_rows,
+            self.unit_log_rows,
+            self.unit_event_rows,
+        )
+        self._logger_cache = np.zeros((0, 3))
+        self.scan: ScanPlan | None = None
+        self._scan_t0 = 0.0
+        self._next_logger = 0.0
+        self._next_supply = 0.0
+        self._next_unit = 0.0
+        self._unit_anchor: tuple[float, int] | None = None
+        self._unit_log_since = 0
+        self._unit_event_seen: tuple[int, int] = (0, 0)
+        """(ms of the newest event held, how many events at that ms are held): the unit
+        logs several events in one millisecond, so paging restarts at that ms and skips
+        the ones already held."""
+        self.unit_online = False
+        self.polling = False
+        """True while a tick's polls run (their driver steps are routine, not traced)."""
+        self._remove_hook = None
+        self.problems: list[str] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self, scan: ScanPlan) -> None:
+        self.set_scan(scan)
+        self._remove_hook = self.clock.on_tick(self._tick)
+        self._retick()
+
+    @property
+    def logger_poll_s(self) -> float:
+        return self._rates.logger_s
+
+    @property
+    def supply_poll_s(self) -> float:
+        return self._rates.supply_s
+
+    @property
+    def unit_poll_s(self) -> float:
+        return self._rates.unit_s
+
+    def fast(self, on: bool) -> None:
+        """Poll at the fast rates (treatments: valve current, short blocks) or the slow
+        ones (waits: settling, where a block every few seconds is plenty)."""
+        self._rates = self.fast_rates if on else self.slow
+        now = self.clock.now()
+        self._next_supply = min(self._next_supply, now + self.supply_poll_s)
+        self._next_logger = min(self._next_logger, now + self.logger_poll_s)
+        self._next_unit = min(self._next_unit, now + self.unit_poll_s)
+        self._retick()
+
+    def _retick(self) -> None:
+        """The clock steps no longer than the most frequent poll needs."""
+        self.clock.tick_s = self._rates.tick_s
+
+    def stop(self) -> None:
+        if self._remove_hook is not None:
+            self._remove_hook()
+            self._remove_hook = None
+        try:
+            self.fetch_logger()
+            if self.scan is not None:
+                self.logger.abort()
+        except RigError as exc:
+            self._problem(f"final logger fetch failed: {exc}")
+        if self.unit_online:
+            self._guard("unit", self.poll_unit)
+        self.flush()
+
+    def set_scan(self, scan: ScanPlan) -> None:
+        """(Re)start the logger's timed scan; what the old scan had is fetched first."""
+        if self.scan is not None:
+            self.fetch_logger()
+            self.logger.abort()
+            self.fetch_logger()
+        self.logger.configure_scan(
+            list(scan.tc_channels),
+            list(scan.volt_channels),
+            interval_s=scan.interval_s,
+            count=None,
+            nplc=scan.nplc,
+        )
+        self.logger.start()
+        self._scan_t0 = self.clock.now()
+        self.scan = scan
+        self._next_logger = self._scan_t0 + self.logger_poll_s
+        self._trace("scan", channels=list(scan.channels), interval_s=scan.interval_s)
+
+    # --- polling ------------------------------------------------------------------------------
+    def _tick(self, now: float) -> None:
+        self.polling = True
+        try:
+            self._poll(now)
+        finally:
+            self.polling = False
+
+    def _poll(self, now: float) -> None:
+        if now >= self._next_logger:
+            self._next_logger = now + self.logger_poll_s
+            self._guard("logger", self.fetch_logger)
+        if now >= self._next_supply:
+            self._next_supply = now + self.supply_poll_s
+            self._guard("supply", self.poll_supply)
+        if self.unit_online and self.unit is not None and now >= self._next_unit:
+            self._next_unit = now + self.unit_poll_s
+            self._guard("unit", self.poll_unit)
+
+    def _guard(self, what: str, fn: Any) -> None:
+        try:
+            fn()
+        except RigError as exc:
+            # Acquisition keeps going; the step that needs the data decides (ERROR).
+            self._problem(f"{what} acquisition failed at t={self.clock.now():.3f} s: {exc}")
+
+    def _problem(self, text: str) -> None:
+        self.problems.append(text)
+        self._trace("acquisition_problem", detail=text)
+
+    def _trace(self, kind: str, **fields: Any) -> None:
+        if self.journal is not None:
+            self.journal.trace({"kind": kind, "t": self.clock.now(), **fields})
+
+    def fetch_logger(self) -> int:
+        """Fetch the logger's new readings; this is a block: everything acquired since the
+        last one goes to the journal now (append + fsync per stream)."""
+        readings = self.logger.fetch_new()
+        t0 = self._scan_t0
+        self.logger_rows.add([(t0 + r.t_s, int(r.channel), float(r.value)) for r in readings])
+        self.flush()
+        return len(readings)
+
+    def flush(self) -> None:
+        """Journal everything new as one block, then say so in the trace (the trace line
+        is written after the rows are on disk, so it never claims more than is there)."""
+        for table in self._tables:
+            table.flush()
+        self._trace(
+            "block",
+            rows={
+                "logger": len(self.logger_rows.rows),
+                "supply": len(self.supply_rows.rows),
+                "unit_log": len(self.unit_log_rows.rows),
+                "unit_events": len(self.unit_event_rows.rows),
+            },
+        )
+
+    def poll_supply(self) -> None:
+        now = self.clock.now()
+        current = self.supply.measured_current_a
+        voltage = self.supply.measured_voltage_v
+        self.supply_rows.add([(now, float(voltage), float(current))])
+
+    def anchor_unit(self) -> None:
+        """Tie the unit's millisecond clock to the rig's (call after every unit reset)."""
+        before = self.clock.now()
+        ms = self.unit.clock_ms()
+        after = self.clock.now()
+        self._unit_anchor = (0.5 * (before + after), ms)
+        self._unit_log_since = ms
+        self._unit_event_seen = (0, 0)
+        self.unit_online = True
+        self._next_unit = after + self.unit_poll_s
+        self._trace("unit_anchor", rig_t=self._unit_anchor[0], unit_ms=ms)
+
+    def unit_time(self, ms: int) -> float:
+        assert self._unit_anchor is not None
+        t_rig, ms0 = self._unit_anchor
+        return t_rig + (ms - ms0) / 1000.0
+
+    def poll_unit(self) -> None:
+        if self._unit_anchor is None:
+            return
+        rows = self.unit.all_log(self._unit_log_since)
+        if rows:
+            self.unit_log_rows.add(
+                [(self.unit_time(r.ms), r.ms, r.reading_c, int(r.valve)) for r in rows]
+            )
+            self._unit_log_since = rows[-1].ms + 1
+        last_ms, held = self._unit_event_seen
+        events = self.unit.all_events(last_ms)  # oldest first, all with ms >= last_ms
+        fresh = events[held:]
+        if fresh:
+            self.unit_event_rows.add(
+                [(self.unit_time(e.ms), e.ms, e.name, e.detail) for e in fresh]
+            )
+            newest = fresh[-1].ms
+            self._unit_event_seen = (newest, sum(1 for e in events if e.ms == newest))
+
+    # --- views for analysis -------------------------------------------------------------------
+    def _logger_array(self) -> np.ndarray:
+        """All logger rows as an (n, 3) array, extended incrementally (rows only grow)."""
+        rows = self.logger_rows.rows
+        cached = self._logger_cache
+        if cached.shape[0] < len(rows):
+            fresh = np.asarray(rows[cached.shape[0] :], dtype=float).reshape(-1, 3)
+            cached = self._logger_cache = np.concatenate([cached, fresh])
+        return cached
+
+    def channel(self, channel: int, t_from: float | None = None, t_to: float | None = None):
+        """Time and value arrays of one logger channel, optionally within [t_from, t_to]."""
+        arr = self._logger_array()
+        if not arr.size:
+            return np.zeros(0), np.zeros(0)
+        sel = arr[:, 1] == channel
+        if t_from is not None:
+            sel &= arr[:, 0] >= t_from
+        if t_to is not None:
+            sel &= arr[:, 0] <= t_to
+        return arr[sel, 0], arr[sel, 2]
+
+    def supply_series(self, t_from: float | None = None, t_to: float | None = None):
+        rows = self.supply_rows.rows
+        if not rows:
+            return np.zeros(0), np.zeros(0)
+        arr = np.asarray(rows, dtype=float)
+        sel = np.ones(len(arr), dtype=bool)
+        if t_from is not None:
+            sel &= arr[:, 0] >= t_from
+        if t_to is not None:
+            sel &= arr[:, 0] <= t_to
+        return arr[sel, 0], arr[sel, 2]

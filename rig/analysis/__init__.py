@@ -1,0 +1,1 @@
+"""Analysis of recorded data: pure functions of arrays, unit-tested on synthetic curves."""

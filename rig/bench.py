@@ -1,0 +1,496 @@
+"""The station's bench, assembled for one run: checks first, then energize, always end safe.
+
+Order of bring-up, so that bad input never energizes anything:
+
+1. protocols and limits validated (file, field, value in every error);
+2. on the simulated bench, the simulator started and its station made from its
+   resource line; in the lab, the station file loaded;
+3. calibration status checked (overdue blocks unless QA overrode it with a reason);
+4. the run record opened (everything from here on is recorded);
+5. instruments opened and identified against the station file (model, serial),
+   error queues checked, the supply output confirmed OFF;
+6. only then: supply output on, stage on, acquisition started.
+
+Every way out (normal end, test failure, exception, Ctrl-C, SIGTERM) goes
+through :meth:`Bench.shutdown`, which puts the bench in its safe state (valve
+closed, supply output off, stage off) and closes the run record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .acquisition import Acquisition, PollRates, ScanPlan
+from .analysis.signals import stability
+from .clock import Clock, LockstepClock, WallClock
+from .instruments import steps
+from .instruments.connect import open_logger, open_stage, open_supply
+from .instruments.cryo_unit import CryoUnitPort
+from .instruments.errors import IdentityMismatch, InstrumentError, RigError
+from .limits import LimitSet, load_limits
+from .protocols import BenchProtocol, Precondition, Protocols, ScanSettings
+from .recording import RunMetadata, RunRecorder, software_identity
+from .simlink import SimBenchProcess, SimControl
+from .station import (
+    Station,
+    StationError,
+    load_station,
+    require_calibrated,
+    sim_station,
+    station_record,
+)
+
+SAFE_SETTLE_S = 0.5
+"""How long the safe state is given to take effect before it is checked."""
+
+
+@dataclass
+class RigOptions:
+    """What the operator (or the line's MES) said about this run."""
+
+    rig: str = "sim"
+    station: Path | None = None
+    serial: str | None = None
+    unit_profile: Path | None = None
+    seed: int = 0
+    out: Path = Path("runs")
+    operator: str | None = None
+    qa_overrides: dict[str, str] = field(default_factory=dict)
+    retest_of: str | None = None
+    sim_attach: Path | None = None
+    """A simulated bench already serving (its JSON resource line in this file): the run
+    attaches to it instead of starting one, and leaves it serving afterwards."""
+    today: _dt.date = field(default_factory=_dt.date.today)
+
+    def label_serial(self) -> str:
+        if self.serial:
+            return self.serial
+        if self.rig == "sim":
+            return "SIM-0001"
+        raise RigError("--serial is required on a lab bench (the label scanned on the unit)")
+
+
+def parse_overrides(values: list[str]) -> dict[str, str]:
+    """``ROLE:REASON`` strings from ``--qa-override`` into a mapping."""
+    out: dict[str, str] = {}
+    for v in values:
+        role, sep, reason = v.partition(":")
+        if not sep or not role.strip():
+            raise RigError(f"--qa-override {v!r}: expected ITEM:REASON (e.g. supply:QA-0042 …)")
+        out[role.strip()] = reason
+    return out
+
+
+class SafeStateError(RigError):
+    """The bench could not be confirmed safe."""
+
+
+@dataclass
+class Bench:
+    options: RigOptions
+    station: Station
+    limits: LimitSet
+    protocols: Protocols
+    bench_protocol: BenchProtocol
+    clock: Clock
+    recorder: RunRecorder
+    sim: SimControl | None
+    logger: Any
+    supply: Any
+    stage: Any
+    unit: Any = None
+    acq: Acquisition | None = None
+    label_serial: str = ""
+    stage_setpoint_c: float | None = None
+    safe_report: dict[str, Any] = field(default_factory=dict)
+    _closed: bool = False
+    _unsubscribe: Any = None
+
+    # --- assembly -------------------------------------------------------------------------
+    @classmethod
+    def bring_up(cls, options: RigOptions, protocols: Protocols | None = None) -> Bench:
+        protocols = protocols or Protocols()
+        all_protocols = protocols.load_all()
+        bench_protocol: BenchProtocol = all_protocols["bench"]
+        label = options.label_serial()
+        sim: SimControl | None = None
+        try:
+            if options.rig == "sim":
+                if options.sim_attach is not None:
+                    sim = SimControl.attach(options.sim_attach)
+                else:
+                    profile_serial = _profile_serial(options.unit_profile)
+                    sim = SimBenchProcess.start(
+                        profile=options.unit_profile,
+                        seed=options.seed,
+                        serial=None if profile_serial else label,
+                    )
+                station = sim_station(sim.resources, options.today)
+            else:
+                if options.station is None:
+                    raise RigError("--station is required with --rig lab")
+                station = load_station(options.station)
+            report = require_calibrated(station, options.today, options.qa_overrides)
+            limits = load_limits(station.limits_path, expect_version=station.limits.version)
+            recorder = RunRecorder.create(
+                RunMetadata(
+                    unit_serial=label,
+                    station=station.station,
+                    site=station.site,
+                    operator=options.operator or os.environ.get("USER") or "unknown",
+                    seed=options.seed if options.rig == "sim" else None,
+                    limits={
+                        "file": str(limits.path),
+                        "version": limits.version,
+                        "sha256": limits.sha256,
+                    },
+                    profile=str(options.unit_profile) if options.unit_profile else None,
+                    retest_of=options.retest_of,
+                    instruments=station_record(station, report),
+                    deviations=[d.as_dict() for d in report.deviations],
+                    software=software_identity().as_dict(),
+                    extra={"rig": options.rig, "protocols": _versions(all_protocols)},
+                ),
+                options.out,
+            )
+        except BaseException:
+            if sim is not None:
+                sim.close()
+            raise
+        clock: Clock = LockstepClock(sim) if sim is not None else WallClock()
+        # Every bench action the plan takes goes into the run's trace (routine
+        # acquisition polls excepted, they are in the samples themselves).
+        bench = cls(
+            options=options,
+            station=station,
+            limits=limits,
+            protocols=protocols,
+            bench_protocol=bench_protocol,
+            clock=clock,
+            recorder=recorder,
+            sim=sim,
+            logger=None,
+            supply=None,
+            stage=None,
+            label_serial=label,
+        )
+        bench._unsubscribe = steps.subscribe(bench._on_step)
+        try:
+            bench._open_instruments()
+            bench._energize()
+        except BaseException as exc:
+            bench.shutdown("ERROR", f"bring-up failed: {_describe(exc)}")
+            raise
+        return bench
+
+    def _on_step(self, event: dict[str, Any]) -> None:
+        if event.get("phase") == "start" or (self.acq is not None and self.acq.polling):
+            return
+        if not self.recorder.finished:
+            self.recorder.trace({"kind": "step", "t": self.clock.now(), **event})
+
+    def _trace(self, kind: str, **fields: Any) -> None:
+        self.recorder.trace({"kind": kind, "t": self.clock.now(), **fields})
+
+    def _open_instruments(self) -> None:
+        st = self.station
+        ins = st.instruments
+        self.recorder.save_station(_station_yaml(st))
+        self.recorder.attach("limits.yaml", self.limits.path.read_bytes())
+        self.logger = self._connect("logger", open_logger, ins.logger)
+        self.supply = self._connect("supply", open_supply, ins.supply, channel=ins.supply.output)
+        self.stage = self._connect("stage", open_stage, ins.stage)
+        # Start from a known, de-energized state before anything is switched on.
+        if not self.supply.safe_off():
+            raise SafeStateError("the supply output could not be confirmed OFF at bring-up")
+        self._trace(
+            "instruments_open",
+            logger=ins.logger.serial,
+            supply=ins.supply.serial,
+            stage=ins.stage.serial,
+        )
+
+    def _connect(self, role: str, opener: Any, cfg: Any, **extra: Any) -> Any:
+        """Open one instrument; a wrong resource or identity is an error in the station
+        file, reported with its file, field and value before anything is energized."""
+        src = self.station.source
+        try:
+            return opener(
+                cfg.resource,
+                clock=self.clock,
+                expect_model=cfg.model,
+                expect_serial=cfg.serial,
+                timeout_s=cfg.timeout_s,
+                **extra,
+            )
+        except IdentityMismatch as exc:
+            raise StationError(
+                [
+                    f"{src}: field 'instruments.{role}.{exc.field}' value {exc.expected!r}: the "
+                    f"instrument at {cfg.resource} reports {exc.field} {exc.found!r}"
+                ]
+            ) from exc
+        except InstrumentError as exc:
+            raise StationError(
+                [
+                    f"{src}: field 'instruments.{role}.resource' value {cfg.resource!r}: "
+                    f"cannot use the {role} there: {exc}"
+                ]
+            ) from exc
+
+    def _energize(self) -> None:
+        bp = self.bench_protocol
+        supply = self.supply
+        supply.current_limit_a = bp.supply.current_limit_a
+        supply.voltage_setpoint_v = bp.supply.voltage_v
+        supply.ocp_enabled = bp.supply.ocp
+        self._check_errors(supply, "supply configuration")
+        self.stage.set_temperature_mode()
+        acq = bp.acquisition
+        self.acq = Acquisition(
+            self.clock,
+            self.recorder,
+            logger=self.logger,
+            supply=supply,
+            slow=PollRates(acq.slow.logger_s, acq.slow.supply_s, acq.slow.unit_s),
+            fast=PollRates(acq.fast.logger_s, acq.fast.supply_s, acq.fast.unit_s),
+        )
+        self.acq.start(_plan(acq))
+        supply.output_enabled = True
+        self._trace("energized", voltage_v=bp.supply.voltage_v)
+        # The port is opened now; the unit's identity is judged by the plan (REQ-ID-01),
+        # so a wrong or mislabelled unit FAILS rather than stopping the run.
+        self.unit = CryoUnitPort.open(
+            self.station.instruments.device.resource, clock=self.clock, role="unit"
+        )
+        self.acq.unit = self.unit
+        booted = self.clock.wait_until(self._unit_answers, bp.boot_timeout_s, poll_s=0.1)
+        if not booted:
+            raise RigError(
+                f"the unit did not answer on {self.station.instruments.device.resource} within "
+                f"{bp.boot_timeout_s:g} s of power-up"
+            )
+        self.acq.anchor_unit()
+
+    def _unit_answers(self) -> bool:
+        try:
+            self.unit.state()
+        except RigError:
+            return False
+        return True
+
+    @staticmethod
+    def _check_errors(inst: Any, context: str) -> None:
+        errs = inst.errors()
+        if errs:
+            raise RigError(f"{context}: instrument reported {errs}")
+
+    # --- steps the plans use ----------------------------------------------------------------
+    def set_stage(self, setpoint_c: float) -> None:
+        self.stage.setpoint_c = round(setpoint_c, 2)
+        if self.stage_setpoint_c is None:
+            self.stage.output_enabled = True
+        self.stage_setpoint_c = round(setpoint_c, 2)
+
+    def ref_channel(self) -> tuple[int, Any]:
+        return self.station.channel("ref_surface")
+
+    def corrected(self, channel: int, values: np.ndarray) -> np.ndarray:
+        entry = self.station.channel_map()[channel]
+        correction = getattr(entry, "correction_c", 0.0)
+        return np.asarray(values, dtype=float) + correction
+
+    def reference_surface(self, t_from: float | None = None, t_to: float | None = None):
+        ch, _ = self.ref_channel()
+        t, v = self.acq.channel(ch, t_from, t_to)
+        return t, self.corrected(ch, v)
+
+    def condition_surface(self, pre: Precondition) -> float:
+        """Bring the reference surface to ``pre.surface_c`` through the stage and wait until
+        it is settled (band and slope over a window, detected from the data).
+
+        The plate is set from the bench protocol's first guess; once the surface has
+        stopped moving (at least ``trim_after_s`` after the last change) but settled off
+        target, the setpoint is trimmed by the remaining error over the surface-to-plate
+        gain, within the stage's range.
+        """
+        sp = self.bench_protocol.stage
+        if self.stage_setpoint_c is None:
+            self.set_stage(pre.surface_c + sp.initial_offset_c)
+        changed = self.clock.now()
+        deadline = changed + pre.settle_timeout_s
+        window = pre.stable_window_s
+        while self.clock.now() < deadline:
+            self.clock.sleep(window / 2)
+            now = self.clock.now()
+            t, ref = self.reference_surface(now - window, now)
+            if t.size < 10:
+                continue
+            st = stability(
+                t,
+                ref,
+                target=pre.surface_c,
+                band=pre.tolerance_c,
+                max_slope_per_min=pre.stable_slope_c_per_min,
+            )
+            if st.settled:
+                self._trace("settled", surface_c=st.mean, slope_c_per_min=st.slope_per_min)
+                return st.mean
+            quiet = abs(st.slope_per_min) <= pre.stable_slope_c_per_min
+            if quiet and now - changed >= sp.trim_after_s:
+                error = pre.surface_c - st.mean
+                step = max(-sp.max_trim_c, min(sp.max_trim_c, error / sp.surface_to_plate_gain))
+                self.set_stage(min(max(self.stage_setpoint_c + step, 0.0), 50.0))
+                changed = now
+                self._trace("stage_trim", surface_c=st.mean, setpoint_c=self.stage_setpoint_c)
+        raise RigError(
+            f"the phantom surface did not settle at {pre.surface_c} ± {pre.tolerance_c} °C within "
+            f"{pre.settle_timeout_s:g} s"
+        )
+
+    @contextlib.contextmanager
+    def scan(self, settings: ScanSettings) -> Iterator[None]:
+        """Run the logger at another scan (e.g. 50 Hz during a treatment), then restore."""
+        assert self.acq is not None
+        self.acq.set_scan(_plan(settings))
+        self.acq.fast(True)
+        try:
+            yield
+        finally:
+            self.acq.fast(False)
+            self.acq.set_scan(_plan(self.bench_protocol.acquisition))
+
+    @contextlib.contextmanager
+    def fast_polling(self) -> Iterator[None]:
+        """Read the supply back at the fast rate for a while (e.g. an idle-current window)."""
+        assert self.acq is not None
+        self.acq.fast(True)
+        try:
+            yield
+        finally:
+            self.acq.fast(False)
+
+    def supply_current(self, t_from: float, t_to: float) -> np.ndarray:
+        """Supply current read back within [t_from, t_to]; none at all is a rig ERROR."""
+        assert self.acq is not None
+        _, current = self.acq.supply_series(t_from, t_to)
+        if current.size == 0:
+            raise RigError(
+                f"no supply current read back between t={t_from:.2f} s and t={t_to:.2f} s"
+            )
+        return current
+
+    def wait_unit_state(self, states: tuple[str, ...], timeout_s: float) -> str:
+        """Wait (polling STATE?) until the unit is in one of ``states``; its state then."""
+        seen: dict[str, str] = {}
+
+        def done() -> bool:
+            seen["state"] = self.unit.state().state
+            return seen["state"] in states
+
+        if not self.clock.wait_until(done, timeout_s, poll_s=0.25):
+            raise RigError(
+                f"the unit stayed in {seen.get('state')} for {timeout_s:g} s; expected {states}"
+            )
+        return seen["state"]
+
+    # --- the way out --------------------------------------------------------------------------
+    def make_safe(self) -> dict[str, Any]:
+        """Valve closed, supply output off, stage off; each step tried whatever failed before."""
+        report: dict[str, Any] = {}
+        if self.unit is not None:
+            try:
+                self.unit.stop()
+                report["unit_stop"] = True
+            except Exception as exc:  # the supply switch-off below closes the valve anyway
+                report["unit_stop"] = f"failed: {_describe(exc)}"
+        report["supply_off"] = bool(self.supply.safe_off()) if self.supply is not None else None
+        report["stage_off"] = bool(self.stage.safe_off()) if self.stage is not None else None
+        # Let the bench follow: the valve closes tens of milliseconds after its drive
+        # drops (on the simulated bench, virtual time must move for that to happen).
+        with contextlib.suppress(Exception):
+            self.clock.sleep(SAFE_SETTLE_S, step_s=SAFE_SETTLE_S, hooks=False)
+        if self.sim is not None and self.sim.alive():
+            with contextlib.suppress(Exception):
+                report["sim_true"] = {
+                    name: self.sim.true(name)
+                    for name in ("valve_flowing", "supply_output", "stage_output", "device_state")
+                }
+        self.safe_report = report
+        return report
+
+    def shutdown(
+        self,
+        status: str,
+        reason: str | None = None,
+        requirements: dict[str, str] | None = None,
+        counts: dict[str, Any] | None = None,
+    ) -> None:
+        """Stop acquisition (keeping every sample), make safe, close the record, stop the sim."""
+        if self._closed:
+            return
+        self._closed = True
+        problems: list[str] = []
+        if self.acq is not None:
+            with contextlib.suppress(Exception):
+                self.acq.stop()
+            problems.extend(self.acq.problems)
+        report = self.make_safe()
+        unsafe = [k for k in ("supply_off", "stage_off") if report.get(k) is False]
+        if unsafe:
+            status = "ERROR"
+            reason = (reason + "; " if reason else "") + f"safe state not confirmed: {unsafe}"
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        try:
+            self.recorder.trace({"kind": "safe_state", "t": self.clock.now(), **report})
+            if problems:
+                self.recorder.trace({"kind": "acquisition_problems", "items": problems})
+            self.recorder.finish(status, reason, requirements or {}, counts or {})
+        finally:
+            for inst in (self.unit, self.logger, self.supply, self.stage):
+                if inst is not None:
+                    with contextlib.suppress(Exception):
+                        inst.close()
+            if self.sim is not None:
+                self.sim.close()
+
+
+def _plan(s: ScanSettings) -> ScanPlan:
+    return ScanPlan(tuple(s.channels_tc), tuple(s.channels_v), s.interval_s, s.nplc)
+
+
+def _versions(protocols: dict[str, Any]) -> dict[str, str]:
+    return {name: f"{p.id} {p.version}" for name, p in protocols.items()}
+
+
+def _profile_serial(path: Path | None) -> str | None:
+    """The serial a profile file sets, if any (validating the file before anything starts)."""
+    if path is None:
+        return None
+    from .sim.profile import ProfileError, parse_profile
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from exc
+    return parse_profile(text, str(path)).serial
+
+
+def _station_yaml(station: Station) -> str:
+    from .station import station_to_yaml
+
+    return station_to_yaml(station)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

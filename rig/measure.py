@@ -1,0 +1,174 @@
+"""Measurements declared with their limits, units and requirement, as OpenHTF's ``@measures``.
+
+A test declares what it measures by name; each name is an entry of the limits
+file (value bounds, unit, requirement ID), checked before anything is energized.
+The test then reads like the procedure a QA engineer signs::
+
+    @pytest.mark.requirement("REQ-PWR-01")
+    @measures("power.idle_current")
+    def test_idle_current(bench, measurements):
+        measurements["power.idle_current"] = bench.idle_current()
+
+Every value is judged and recorded as it is set; after the test the plugin fails
+it if any declared measurement failed its limits or was never taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pytest
+
+from .limits import ERROR, FAIL, PASS, Limit, LimitSet
+
+
+def measures(*names: str) -> pytest.MarkDecorator:
+    """Declare the measurements a test takes (names of the limits file)."""
+    return pytest.mark.measures(*names)
+
+
+@dataclass(frozen=True)
+class MeasuredValue:
+    name: str
+    req: str
+    value: Any
+    unit: str
+    low: float | None
+    high: float | None
+    expect: Any
+    limit_text: str
+    verdict: str
+    test: str
+    t: float
+    uncertainty: float | None = None
+    notes: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        rec = asdict(self)
+        v = rec["value"]
+        if isinstance(v, float) and not math.isfinite(v):
+            rec["value"] = str(v)
+        return rec
+
+
+class LimitFailure(AssertionError):
+    """Measurements outside their limits: the unit FAILS (not an ERROR of the rig)."""
+
+
+class MeasurementMissing(RuntimeError):
+    """A declared measurement was never taken: the test could not decide (ERROR)."""
+
+
+class Measurements:
+    """The declared measurements of one test, judged and recorded as they are set."""
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        limits: LimitSet,
+        *,
+        test: str,
+        now: Callable[[], float],
+        sink: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.limits = {n: limits[n] for n in names}
+        self.test = test
+        self._now = now
+        self._sink = sink
+        self.results: dict[str, MeasuredValue] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.results
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.record(name, value)
+
+    def __getitem__(self, name: str) -> MeasuredValue:
+        return self.results[name]
+
+    def limit(self, name: str) -> Limit:
+        return self._declared(name)
+
+    def _declared(self, name: str) -> Limit:
+        try:
+            return self.limits[name]
+        except KeyError:
+            raise KeyError(
+                f"{self.test}: measurement {name!r} is not declared with @measures"
+            ) from None
+
+    def record(
+        self,
+        name: str,
+        value: Any,
+        *,
+        uncertainty: float | None = None,
+        notes: str | None = None,
+    ) -> MeasuredValue:
+        lim = self._declared(name)
+        if hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+        result = MeasuredValue(
+            name=name,
+            req=lim.req,
+            value=value,
+            unit=lim.unit,
+            low=lim.low,
+            high=lim.high,
+            expect=lim.expect,
+            limit_text=lim.text(),
+            verdict=lim.judge(value),
+            test=self.test,
+            t=self._now(),
+            uncertainty=uncertainty,
+            notes=notes,
+        )
+        self.results[name] = result
+        self._sink(result.as_record())
+        return result
+
+    def missing(self) -> list[str]:
+        return [n for n in self.limits if n not in self.results]
+
+    def failures(self) -> list[MeasuredValue]:
+        return [r for r in self.results.values() if r.verdict == FAIL]
+
+    def conclude(self) -> None:
+        """Raise if the test did not show the unit good: failures first, then gaps."""
+        failed = self.failures()
+        if failed:
+            lines = [
+                f"{r.req} {r.name} = {_fmt(r.value)}{' ' + r.unit if r.unit else ''}"
+                f" (limit {r.limit_text})"
+                for r in failed
+            ]
+            raise LimitFailure("outside limits:\n  " + "\n  ".join(lines))
+        gaps = self.missing()
+        if gaps:
+            raise MeasurementMissing(f"declared but not measured: {', '.join(gaps)}")
+
+    def verdicts(self) -> dict[str, str]:
+        """Requirement ID → PASS/FAIL/ERROR over this test's declared measurements."""
+        out: dict[str, str] = {}
+        for name, lim in self.limits.items():
+            r = self.results.get(name)
+            v = r.verdict if r is not None else ERROR
+            out[lim.req] = worst(out.get(lim.req, PASS), v)
+        return out
+
+
+_RANK = {PASS: 0, "NOT_RUN": 0, FAIL: 1, ERROR: 2}
+
+
+def worst(a: str, b: str) -> str:
+    """ERROR outranks FAIL outranks PASS: a run that could not decide is not a pass."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,391 @@
+"""The cryorig pytest plugin: options, fixtures, markers, verdicts, safe state.
+
+Registered through the ``pytest11`` entry point (and by the root ``conftest.py``
+when the package is not installed). Test plans ask for the ``bench`` fixture (or
+``logger``, ``supply``, ``stage``, ``unit``, ``clock``, ``station``) and declare
+what they verify::
+
+    @pytest.mark.requirement("REQ-ST-01")
+    @measures("selftest.result")
+    def test_selftest(unit, measurements): ...
+
+Options: ``--rig sim|lab``, ``--station FILE``, ``--serial SN``,
+``--unit-profile FILE``, ``--seed N``, ``--out DIR``, ``--operator NAME``,
+``--qa-override ITEM:REASON`` (repeatable), ``--retest-of RUN_ID``.
+
+On the simulated bench the plugin starts and stops the simulator itself. Every
+way out of a session (end, failure, exception, Ctrl-C, SIGTERM) leaves the bench
+safe and the run recorded: PASS only if every test passed, FAIL if a limit
+failed, ERROR if anything could not decide.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .bench import Bench, RigOptions, parse_overrides
+from .instruments.errors import RigError
+from .limits import ERROR, FAIL, PASS, LimitsError, load_limits
+from .measure import LimitFailure, Measurements
+from .protocols import ProtocolError, Protocols
+from .runbook import RunBook
+from .station import StationError, default_limits_file, load_station
+
+_KEY = pytest.StashKey["RigSession"]()
+
+
+class RigTerminated(KeyboardInterrupt):
+    """SIGTERM: unwind like Ctrl-C so every finally and fixture teardown runs."""
+
+
+class RigSession:
+    """Run-wide state of one pytest session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.book = RunBook()
+        self.bench: Bench | None = None
+        self.terminated: str | None = None
+        self.bringup_error: str | None = None
+        self._options: RigOptions | None = None
+
+    def options(self) -> RigOptions:
+        if self._options is None:
+            opt = self.config.getoption
+            station = opt("cryorig_station")
+            profile = opt("cryorig_unit_profile")
+            self._options = RigOptions(
+                rig=opt("cryorig_rig"),
+                station=Path(station) if station else None,
+                serial=opt("cryorig_serial"),
+                unit_profile=Path(profile) if profile else None,
+                seed=opt("cryorig_seed"),
+                out=Path(opt("cryorig_out")),
+                operator=opt("cryorig_operator"),
+                qa_overrides=parse_overrides(opt("cryorig_qa_override")),
+                retest_of=opt("cryorig_retest_of"),
+                sim_attach=Path(attach) if (attach := opt("cryorig_sim_attach")) else None,
+            )
+        return self._options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("cryorig", "cryorig end-of-line rig")
+    g.addoption(
+        "--rig",
+        dest="cryorig_rig",
+        choices=("sim", "lab"),
+        default="sim",
+        help="simulated bench (default) or a lab bench described by --station",
+    )
+    g.addoption(
+        "--station",
+        dest="cryorig_station",
+        default=None,
+        metavar="FILE",
+        help="station file (required with --rig lab)",
+    )
+    g.addoption(
+        "--serial",
+        dest="cryorig_serial",
+        default=None,
+        metavar="SN",
+        help="serial number on the unit's label (default SIM-0001 on the sim)",
+    )
+    g.addoption(
+        "--unit-profile",
+        dest="cryorig_unit_profile",
+        default=None,
+        metavar="FILE",
+        help="simulated unit profile (bench.md format); default a nominal unit",
+    )
+    g.addoption(
+        "--seed",
+        dest="cryorig_seed",
+        type=int,
+        default=0,
+        help="seed of the simulated unit and its noise",
+    )
+    g.addoption(
+        "--out",
+        dest="cryorig_out",
+        default="runs",
+        metavar="DIR",
+        help="where run records go (default ./runs)",
+    )
+    g.addoption("--operator", dest="cryorig_operator", default=None)
+    g.addoption(
+        "--qa-override",
+        dest="cryorig_qa_override",
+        action="append",
+        default=[],
+        metavar="ITEM:REASON",
+        help="run although ITEM's calibration is overdue; recorded as a deviation",
+    )
+    g.addoption("--retest-of", dest="cryorig_retest_of", default=None, metavar="RUN_ID")
+    g.addoption(
+        "--sim-attach",
+        dest="cryorig_sim_attach",
+        default=None,
+        metavar="FILE",
+        help="use a simulated bench already serving (FILE: its JSON resource line)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requirement(*ids): the requirement IDs (REQ-…) a test verifies"
+    )
+    config.addinivalue_line(
+        "markers", "measures(*names): the limits-file measurements a test takes"
+    )
+    session = RigSession(config)
+    config.stash[_KEY] = session
+    if threading.current_thread() is threading.main_thread():
+
+        def on_term(signum: int, frame: Any) -> None:
+            session.terminated = "terminated by SIGTERM"
+            raise RigTerminated("SIGTERM")
+
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _session(config: pytest.Config) -> RigSession:
+    return config.stash[_KEY]
+
+
+# --- collection: declarations checked before anything is energized ---------------------------
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    declared = [it for it in items if it.get_closest_marker("measures")]
+    if not declared:
+        return
+    rs = _session(config)
+    try:
+        opts = rs.options()
+        if opts.rig == "lab":
+            if opts.station is None:
+                raise pytest.UsageError("--station FILE is required with --rig lab")
+            if not opts.serial:
+                raise pytest.UsageError(
+                    "--serial SN is required with --rig lab (the label scanned on the unit)"
+                )
+            station = load_station(opts.station)
+            limits = load_limits(station.limits_path, expect_version=station.limits.version)
+        else:
+            limits = load_limits(default_limits_file())
+        Protocols().load_all()
+    except (StationError, LimitsError, ProtocolError, RigError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    rs.book.requirements = tuple(limits.requirements())
+    problems = []
+    for item in declared:
+        reqs = _requirements(item)
+        for name in item.get_closest_marker("measures").args:
+            if name not in limits.limits:
+                problems.append(f"{item.nodeid}: measurement {name!r} is not in {limits.path}")
+            elif reqs and limits.limits[name].req not in reqs:
+                problems.append(
+                    f"{item.nodeid}: measurement {name!r} verifies {limits.limits[name].req}, "
+                    f"which the test's requirement marker {reqs} does not name"
+                )
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
+
+
+def _requirements(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for mark in item.iter_markers("requirement"):
+        ids.extend(mark.args)
+    return tuple(dict.fromkeys(ids))
+
+
+# --- fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def rig_options(pytestconfig: pytest.Config) -> RigOptions:
+    return _session(pytestconfig).options()
+
+
+@pytest.fixture(scope="session")
+def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
+    """The assembled bench: instruments identified, unit powered, acquisition running."""
+    rs = _session(pytestconfig)
+    try:
+        b = Bench.bring_up(rs.options())
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        # Nothing was decided: one clear message (the run record, if one was opened,
+        # is already closed as ERROR with the same reason) and exit status 2.
+        rs.bringup_error = f"{type(exc).__name__}: {exc}"
+        pytest.exit(f"cryorig: bench bring-up failed: {exc}", returncode=2)
+    rs.bench = b
+    try:
+        yield b
+    finally:
+        _finish(rs)
+
+
+def _finish(rs: RigSession) -> None:
+    b = rs.bench
+    if b is None:
+        return
+    if rs.terminated:
+        rs.book.aborted = rs.terminated
+    status = rs.book.status()
+    counts = {
+        "tests": len(rs.book.tests),
+        "passed": sum(t.verdict == PASS for t in rs.book.tests.values()),
+        "failed": sum(t.verdict == FAIL for t in rs.book.tests.values()),
+        "errors": sum(t.verdict == ERROR for t in rs.book.tests.values()),
+    }
+    requirements = rs.book.requirement_verdicts()
+    b.shutdown(status, rs.book.reason(), requirements, counts)
+
+
+@pytest.fixture(scope="session")
+def clock(bench: Bench):
+    return bench.clock
+
+
+@pytest.fixture(scope="session")
+def station(bench: Bench):
+    return bench.station
+
+
+@pytest.fixture(scope="session")
+def logger(bench: Bench):
+    return bench.logger
+
+
+@pytest.fixture(scope="session")
+def supply(bench: Bench):
+    return bench.supply
+
+
+@pytest.fixture(scope="session")
+def stage(bench: Bench):
+    return bench.stage
+
+
+@pytest.fixture(scope="session")
+def unit(bench: Bench):
+    return bench.unit
+
+
+@pytest.fixture(scope="session")
+def protocols(bench: Bench) -> Protocols:
+    return bench.protocols
+
+
+@pytest.fixture
+def measurements(request: pytest.FixtureRequest, bench: Bench) -> Measurements:
+    mark = request.node.get_closest_marker("measures")
+    names = tuple(mark.args) if mark else ()
+    m = Measurements(
+        names,
+        bench.limits,
+        test=request.node.nodeid,
+        now=bench.clock.now,
+        sink=bench.recorder.measurement,
+    )
+    request.node.stash[_MEAS] = m
+    return m
+
+
+_MEAS = pytest.StashKey[Measurements]()
+
+
+# --- verdicts -------------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    m = item.stash.get(_MEAS, None)
+    if m is None:
+        return
+    if outcome.excinfo is None:
+        try:
+            m.conclude()
+        except Exception as exc:
+            outcome.force_exception(exc)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    rs = _session(item.config)
+    if (
+        item.get_closest_marker("requirement") is None
+        and item.get_closest_marker("measures") is None
+    ):
+        return
+    book_entry = rs.book.test(item.nodeid, _requirements(item))
+    m = item.stash.get(_MEAS, None)
+    if m is not None:
+        book_entry.measurement_verdicts = m.verdicts()
+    if report.skipped:
+        return
+    if report.passed:
+        if call.when == "call":
+            rs.book.set_outcome(item.nodeid, PASS)
+        return
+    exc = call.excinfo.value if call.excinfo else None
+    if call.when == "call" and isinstance(exc, LimitFailure):
+        rs.book.set_outcome(item.nodeid, FAIL, str(exc).splitlines()[0])
+    else:
+        reason = f"{call.when}: {type(exc).__name__}: {exc}" if exc else call.when
+        rs.book.set_outcome(item.nodeid, ERROR, reason)
+    if rs.bench is not None:
+        rs.bench.recorder.trace(
+            {
+                "kind": "test_outcome",
+                "test": item.nodeid,
+                "when": call.when,
+                "verdict": rs.book.tests[item.nodeid].verdict,
+                "detail": str(exc)[:2000],
+            }
+        )
+
+
+EXIT_STATUS = {PASS: 0, FAIL: 1, ERROR: 2}
+"""pytest's exit status follows the run's verdict, as ``cryorig run``'s does."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The bench fixture's teardown normally closed the run already; this catches a
+    # session that ended before teardown could run (e.g. an error in another fixture).
+    rs = _session(session.config)
+    if rs.bench is not None and not rs.bench._closed:
+        if exitstatus not in (0, 1):
+            rs.book.aborted = rs.book.aborted or f"pytest exit status {exitstatus}"
+        _finish(rs)
+    if rs.bench is not None and exitstatus in (0, 1, 2):
+        session.exitstatus = EXIT_STATUS[rs.book.status()]
+    elif rs.bringup_error is not None:
+        session.exitstatus = 2
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rs = _session(config)
+    b = rs.bench
+    if b is None:
+        return
+    tr = terminalreporter
+    status = rs.book.status()
+    tr.section("cryorig")
+    tr.write_line(f"run {b.recorder.run_id}: {status}  ({b.recorder.dir})")
+    for req, verdict in rs.book.requirement_verdicts().items():
+        if verdict != "NOT_RUN":
+            tr.write_line(f"  {req:12s} {verdict}")
+    failed = rs.book.failed_requirements()
+    if failed:
+        tr.write_line(f"failed requirements: {', '.join(failed)}")

@@ -1,0 +1,80 @@
+"""The run's book of outcomes: each test's verdict and each requirement's.
+
+A requirement is PASS only when every measurement tied to it passed; FAIL when
+any failed; ERROR when any test that verifies it could not decide (an
+instrument fault, an aborted run); NOT_RUN when no test of the run touched it.
+The run is ERROR if anything could not decide, else FAIL if anything failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .limits import ERROR, FAIL, NOT_RUN, PASS
+from .measure import worst
+
+
+@dataclass
+class TestOutcome:
+    nodeid: str
+    requirements: tuple[str, ...]
+    verdict: str = PASS
+    reason: str | None = None
+    measurement_verdicts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunBook:
+    requirements: tuple[str, ...] = ()
+    """Every requirement the limits file covers (the ones that can be NOT_RUN)."""
+    tests: dict[str, TestOutcome] = field(default_factory=dict)
+    aborted: str | None = None
+
+    def test(self, nodeid: str, requirements: tuple[str, ...]) -> TestOutcome:
+        out = self.tests.get(nodeid)
+        if out is None:
+            out = self.tests[nodeid] = TestOutcome(nodeid, requirements)
+        return out
+
+    def set_outcome(self, nodeid: str, verdict: str, reason: str | None = None) -> None:
+        out = self.tests[nodeid]
+        if worst(out.verdict, verdict) != out.verdict or out.reason is None:
+            out.verdict = worst(out.verdict, verdict)
+            out.reason = reason or out.reason
+
+    def requirement_verdicts(self) -> dict[str, str]:
+        result: dict[str, str] = {req: NOT_RUN for req in self.requirements}
+        for out in self.tests.values():
+            reqs = set(out.requirements) | set(out.measurement_verdicts)
+            for req in reqs:
+                v = out.measurement_verdicts.get(req, out.verdict)
+                if out.verdict == ERROR:
+                    v = worst(v, ERROR)
+                elif out.verdict == FAIL and req not in out.measurement_verdicts:
+                    v = FAIL
+                current = result.get(req, NOT_RUN)
+                result[req] = v if current == NOT_RUN else worst(current, v)
+        return dict(sorted(result.items()))
+
+    def status(self) -> str:
+        if self.aborted:
+            return ERROR
+        verdicts = [t.verdict for t in self.tests.values()]
+        if ERROR in verdicts:
+            return ERROR
+        if FAIL in verdicts:
+            return FAIL
+        if not verdicts:
+            return ERROR
+        return PASS
+
+    def failed_requirements(self) -> list[str]:
+        return [r for r, v in self.requirement_verdicts().items() if v == FAIL]
+
+    def reason(self) -> str | None:
+        if self.aborted:
+            return self.aborted
+        bad = [t for t in self.tests.values() if t.verdict in (ERROR, FAIL)]
+        if not bad:
+            return None
+        return "; ".join(f"{t.nodeid.split('::')[-1]}: {t.verdict}" for t in bad)

@@ -1,0 +1,241 @@
+"""The rig end to end: the test plans run by pytest on the simulated bench, as the line does.
+
+Each case starts a separate ``pytest test_plans …`` process, exactly the command an
+operator or the line's MES runs, and judges what it leaves behind: exit status,
+terminal summary, the run record, and (through the simulator's control channel)
+the state of the bench.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from rig.recording import load_run
+from rig.simlink import SimBenchProcess
+from rig.station import sim_station, station_to_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = ROOT / "rig" / "sim" / "profiles"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def plan_command(out: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "test_plans",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--out",
+        str(out),
+        *args,
+    ]
+
+
+def run_plan(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        plan_command(out, *args), cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+
+
+def only_run(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_nominal_unit_passes(tmp_path: Path) -> None:
+    proc = run_plan(tmp_path, "--rig", "sim", "--serial", "SIM-0001")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = load_run(only_run(tmp_path))
+    assert run.status == "PASS"
+    reqs = run.meta["requirements"]
+    for req in ("REQ-ID-01", "REQ-PWR-01", "REQ-ST-01", "REQ-COOL-01", "REQ-COOL-02"):
+        assert reqs[req] == "PASS"
+    m = run.measurements.set_index("name")
+    assert (m["verdict"] == "PASS").all()
+    assert 15.0 < float(m.loc["shock.time_to_target_band", "value"]) < 30.0
+    assert set(run.samples) >= {"logger", "supply", "unit_log", "unit_events"}
+    assert run.meta["limits"]["version"] == "1.0.0"
+    assert run.meta["software"]["version"]
+    assert run.meta["instruments"]["instruments"]["logger"]["calibration"]["status"] in (
+        "OK",
+        "DUE_SOON",
+    )
+
+
+def test_weak_jet_fails_naming_cool_01(tmp_path: Path) -> None:
+    profile = CATALOG / "weak-jet.yaml"
+    proc = run_plan(
+        tmp_path, "--rig", "sim", "--serial", "SIM-D-0002", "--unit-profile", str(profile)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "REQ-COOL-01" in proc.stdout
+    run = load_run(only_run(tmp_path))
+    assert run.status == "FAIL"
+    assert run.meta["requirements"]["REQ-COOL-01"] == "FAIL"
+    assert run.meta["requirements"]["REQ-ID-01"] == "PASS"  # the right unit, a weak jet
+
+
+def _wait_for_trace(
+    run_root: Path,
+    needle: str,
+    proc: subprocess.Popen,
+    *,
+    then_blocks: int = 0,
+    timeout: float = 120,
+) -> Path:
+    """Wait until ``needle`` is in a run's trace, followed by ``then_blocks`` block entries."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the plan ended before the point of interest"
+        for trace in run_root.glob("*/trace.jsonl"):
+            text = trace.read_text(errors="replace")
+            at = text.find(needle)
+            if at >= 0 and text[at:].count('"kind": "block"') >= then_blocks:
+                return trace.parent
+        time.sleep(0.005)
+    raise AssertionError(f"{needle!r} never appeared in the trace")
+
+
+def _sim_children(pid: int) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "sim serve" in cmd and f"--parent-pid {pid}" in cmd:
+            out.append(p)
+    return out
+
+
+def test_sigkill_mid_treatment_keeps_every_block_and_leaves_the_run_incomplete(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.Popen(
+        plan_command(tmp_path, "--rig", "sim"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Two blocks into the treatment (1 s of virtual time each), pull the plug.
+        run_dir = _wait_for_trace(tmp_path, '"step": "unit.shock"', proc, then_blocks=2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = load_run(run_dir)
+    assert run.status == "INCOMPLETE"
+    blocks = [e for e in run.trace if e.get("kind") == "block"]
+    assert blocks, "no block was announced before the kill"
+    logger = run.samples["logger"]
+    # Every block the rig had announced as journaled is on disk, to the row.
+    assert len(logger) >= blocks[-1]["rows"]["logger"]
+    # ...and the treatment had begun: the valve-sense channel shows the valve driven.
+    assert (logger[logger["channel"] == 110]["value"] > 1.2).any()
+    deadline = time.monotonic() + 10
+    while _sim_children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _sim_children(proc.pid), "the simulated bench outlived the killed rig"
+
+
+def test_sigterm_mid_treatment_leaves_the_bench_safe_and_the_run_error(tmp_path: Path) -> None:
+    with SimBenchProcess("--seed", "4") as sim:
+        attach = tmp_path / "bench.json"
+        attach.write_text(json.dumps(sim.resources) + "\n")
+        out = tmp_path / "runs"
+        proc = subprocess.Popen(
+            plan_command(out, "--rig", "sim", "--sim-attach", str(attach)),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            run_dir = _wait_for_trace(out, '"step": "unit.shock"', proc, then_blocks=2)
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode != 0
+        # Checked through the simulator's own control channel, after the rig has gone:
+        assert sim.true("supply_output") == "0"
+        assert sim.true("stage_output") == "0"
+        assert sim.true("valve_flowing") == "0"
+        assert sim.true("valve_driven") == "0"
+    run = load_run(run_dir)
+    assert run.status == "ERROR", output
+    assert "SIGTERM" in (run.meta["reason"] or "")
+    assert "logger" in run.samples and len(run.samples["logger"]) > 0
+
+
+# --- bad station files fail before anything is energized --------------------------------------
+@pytest.fixture(scope="module")
+def lab_sim():
+    with SimBenchProcess("--seed", "6") as sim:
+        yield sim
+
+
+def _station_file(tmp_path: Path, sim: SimBenchProcess, edit) -> Path:
+    import datetime as dt
+
+    data = yaml.safe_load(station_to_yaml(sim_station(sim.resources, dt.date.today())))
+    edit(data)
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _set(path: str, value):
+    def edit(data):
+        node = data
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[int(k) if k.isdigit() else k]
+        node[keys[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("instruments.logger.resource", "TCPIP0::127.0.0.1::9::SOCKET", "cannot use the logger"),
+        ("instruments.logger.model", "DAQ973A", "reports model 'DAQ970A'"),
+        ("instruments.supply.timeout_s", "fast", "number"),
+        ("instruments.stage.calibration.due", "2020-01-01", "overdue"),
+    ],
+)
+def test_bad_station_fails_before_energizing(
+    tmp_path: Path, lab_sim: SimBenchProcess, field: str, value, needle: str
+) -> None:
+    if field.endswith("calibration.due"):
+        edit_all = [_set(field, value), _set(field.replace("due", "calibrated"), "2019-01-01")]
+    else:
+        edit_all = [_set(field, value)]
+    station = _station_file(tmp_path, lab_sim, lambda d: [e(d) for e in edit_all])
+    proc = run_plan(
+        tmp_path / "runs", "--rig", "lab", "--station", str(station), "--serial", "SIM-0001"
+    )
+    text = proc.stdout + proc.stderr
+    assert proc.returncode not in (0, 1), text  # neither PASS nor FAIL: nothing was decided
+    assert str(station) in text and f"'{field}'" in text and str(value) in text, text
+    assert needle in text, text
+    # Nothing was energized: the supply output and the stage never came on.
+    assert lab_sim.true("supply_output") == "0"
+    assert lab_sim.true("stage_output") == "0"
+    assert float(lab_sim.true("supply_v")) < 0.1
