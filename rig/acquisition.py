@@ -314,7 +314,11 @@ class Acquisition:
         return cached
 
     def channel(self, channel: int, t_from: float | None = None, t_to: float | None = None):
-        """Time and value arrays of one logger channel, optionally within [t_from, t_to]."""
+        """Time and value arrays of one logger channel, optionally within [t_from, t_to].
+
+        Sorted by time, one sample per instant: when a scan is replaced the old scan's
+        last reading and the new one's first can fall on the same instant.
+        """
         arr = self._logger_array()
         if not arr.size:
             return np.zeros(0), np.zeros(0)
@@ -323,7 +327,30 @@ class Acquisition:
             sel &= arr[:, 0] >= t_from
         if t_to is not None:
             sel &= arr[:, 0] <= t_to
-        return arr[sel, 0], arr[sel, 2]
+        t, v = arr[sel, 0], arr[sel, 2]
+        t, first = np.unique(t, return_index=True)
+        return t, v[first]
+
+    def unit_log(self, t_from: float | None = None, t_to: float | None = None):
+        """The unit's own 10 Hz log on the rig's time base: times, readings, valve flags."""
+        rows = self.unit_log_rows.rows
+        if not rows:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        arr = np.asarray([(r[0], r[2], r[3]) for r in rows], dtype=float)
+        sel = np.ones(len(arr), dtype=bool)
+        if t_from is not None:
+            sel &= arr[:, 0] >= t_from
+        if t_to is not None:
+            sel &= arr[:, 0] <= t_to
+        return arr[sel, 0], arr[sel, 1], arr[sel, 2]
+
+    def unit_events(self, name: str, t_from: float | None = None) -> list[tuple[float, str]]:
+        """(rig time, detail) of the unit's events called ``name``, from ``t_from`` on."""
+        return [
+            (t, detail)
+            for t, _, event, detail in self.unit_event_rows.rows
+            if event == name and (t_from is None or t >= t_from)
+        ]
 
     def supply_series(self, t_from: float | None = None, t_to: float | None = None):
         rows = self.supply_rows.rows

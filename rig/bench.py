@@ -48,6 +48,9 @@ from .station import (
     station_record,
 )
 
+STAGE_MIN_C = 0.0
+STAGE_MAX_C = 50.0
+"""The stage's setpoint range as the rig uses it (bench.md)."""
 SAFE_SETTLE_S = 0.5
 """How long the safe state is given to take effect before it is checked."""
 
@@ -110,6 +113,8 @@ class Bench:
     acq: Acquisition | None = None
     label_serial: str = ""
     stage_setpoint_c: float | None = None
+    surface_setpoint: dict[float, float] = field(default_factory=dict)
+    """Plate setpoints that held the surface at a temperature (learned this run)."""
     safe_report: dict[str, Any] = field(default_factory=dict)
     _closed: bool = False
     _unsubscribe: Any = None
@@ -287,6 +292,37 @@ class Bench:
             return False
         return True
 
+    def power_cycle(self, off_s: float, boot_timeout_s: float) -> None:
+        """Switch the unit's supply off and on again; wait until it answers, re-anchor its clock."""
+        self.acq.unit_online = False
+        self.supply.output_enabled = False
+        self.clock.sleep(off_s)
+        self.supply.output_enabled = True
+        if not self.clock.wait_until(self._unit_answers, boot_timeout_s, poll_s=0.1):
+            raise RigError(f"the unit did not answer within {boot_timeout_s:g} s of power-up")
+        self.acq.anchor_unit()
+
+    def ensure_idle(self) -> None:
+        """Back to IDLE from wherever the unit is (stop cooling, acknowledge, leave service)."""
+        state = self.unit.state()
+        if state.state in ("SHOCK", "HOLD", "SERVICE"):
+            self.unit.stop()
+        elif state.state in ("CUTOFF", "FAULT"):
+            self.unit.ack()
+        if self.unit.state().state != "IDLE":
+            raise RigError(f"the unit did not return to IDLE (it is {self.unit.state().state})")
+
+    def surface_min(self, t_from: float, t_to: float) -> float:
+        t, ref = self.reference_surface(t_from, t_to)
+        if t.size == 0:
+            raise RigError(f"no reference surface samples between {t_from:.1f} and {t_to:.1f} s")
+        return float(ref.min())
+
+    def valve_sense(self, t_from: float, t_to: float):
+        ch, entry = self.station.channel("valve_sense")
+        t, v = self.acq.channel(ch, t_from, t_to)
+        return t, v, entry.threshold_v
+
     @staticmethod
     def _check_errors(inst: Any, context: str) -> None:
         errs = inst.errors()
@@ -317,22 +353,32 @@ class Bench:
         """Bring the reference surface to ``pre.surface_c`` through the stage and wait until
         it is settled (band and slope over a window, detected from the data).
 
-        The plate is set from the bench protocol's first guess; once the surface has
-        stopped moving (at least ``trim_after_s`` after the last change) but settled off
-        target, the setpoint is trimmed by the remaining error over the surface-to-plate
-        gain, within the stage's range.
+        Cascade control: the TEC controller holds the plate; this loop moves the plate's
+        setpoint in proportion to the surface's error around the setpoint that holds
+        the surface there (learned during the run; first time the bench protocol's
+        guess), limited to ``boost_c`` above it. A proportional loop, because the
+        phantom's own lag (minutes) makes any integral action overshoot; the small
+        steady error it leaves is removed by updating the learned setpoint once settled.
         """
         sp = self.bench_protocol.stage
-        if self.stage_setpoint_c is None:
-            self.set_stage(pre.surface_c + sp.initial_offset_c)
-        changed = self.clock.now()
-        deadline = changed + pre.settle_timeout_s
+        nominal = self.surface_setpoint.get(pre.surface_c, pre.surface_c + sp.initial_offset_c)
+        start = self.clock.now()
+        deadline = start + pre.settle_timeout_s
         window = pre.stable_window_s
         while self.clock.now() < deadline:
-            self.clock.sleep(window / 2)
+            now = self.clock.now()
+            t, ref = self.reference_surface(now - sp.control_period_s, now)
+            if t.size:
+                error = pre.surface_c - float(np.median(ref))
+                wanted = nominal + sp.surface_gain * error
+                wanted = min(max(wanted, STAGE_MIN_C, nominal - sp.boost_c), nominal + sp.boost_c)
+                wanted = min(wanted, STAGE_MAX_C)
+                if self.stage_setpoint_c is None or abs(wanted - self.stage_setpoint_c) >= 0.05:
+                    self.set_stage(wanted)
+            self.clock.sleep(sp.control_period_s)
             now = self.clock.now()
             t, ref = self.reference_surface(now - window, now)
-            if t.size < 10:
+            if t.size < 10 or t[0] > now - window + 1.0:
                 continue
             st = stability(
                 t,
@@ -342,19 +388,46 @@ class Bench:
                 max_slope_per_min=pre.stable_slope_c_per_min,
             )
             if st.settled:
-                self._trace("settled", surface_c=st.mean, slope_c_per_min=st.slope_per_min)
+                # The setpoint that holds the surface at the target, for next time.
+                self.surface_setpoint[pre.surface_c] = (
+                    self.stage_setpoint_c + (pre.surface_c - st.mean) / sp.surface_to_plate_gain
+                )
+                self._trace(
+                    "settled",
+                    surface_c=st.mean,
+                    slope_c_per_min=st.slope_per_min,
+                    waited_s=now - start,
+                    setpoint_c=self.stage_setpoint_c,
+                )
                 return st.mean
-            quiet = abs(st.slope_per_min) <= pre.stable_slope_c_per_min
-            if quiet and now - changed >= sp.trim_after_s:
-                error = pre.surface_c - st.mean
-                step = max(-sp.max_trim_c, min(sp.max_trim_c, error / sp.surface_to_plate_gain))
-                self.set_stage(min(max(self.stage_setpoint_c + step, 0.0), 50.0))
-                changed = now
-                self._trace("stage_trim", surface_c=st.mean, setpoint_c=self.stage_setpoint_c)
         raise RigError(
             f"the phantom surface did not settle at {pre.surface_c} ± {pre.tolerance_c} °C within "
             f"{pre.settle_timeout_s:g} s"
         )
+
+    def wait_surface_above(self, level_c: float, timeout_s: float) -> float:
+        """Wait until the reference surface is at least ``level_c`` (recovering after a
+        treatment, with the stage boosted meanwhile); the surface then."""
+        sp = self.bench_protocol.stage
+        now = self.clock.now()
+        t, ref = self.reference_surface(now - 2.0, now)
+        if t.size and float(ref[-1]) >= level_c:
+            return float(ref[-1])
+        nominal = self.stage_setpoint_c
+        if nominal is not None:
+            self.set_stage(min(nominal + sp.boost_c, STAGE_MAX_C))
+        try:
+            deadline = now + timeout_s
+            while self.clock.now() < deadline:
+                self.clock.sleep(sp.boost_check_s)
+                now = self.clock.now()
+                t, ref = self.reference_surface(now - sp.boost_check_s, now)
+                if t.size and float(np.median(ref)) >= level_c:
+                    return float(np.median(ref))
+        finally:
+            if nominal is not None:
+                self.set_stage(nominal)
+        raise RigError(f"the phantom surface did not recover above {level_c} °C in {timeout_s} s")
 
     @contextlib.contextmanager
     def scan(self, settings: ScanSettings) -> Iterator[None]:
@@ -387,6 +460,22 @@ class Bench:
                 f"no supply current read back between t={t_from:.2f} s and t={t_to:.2f} s"
             )
         return current
+
+    def wait_cooling_end(self, timeout_s: float) -> str:
+        """Wait until the unit is no longer cooling (valve closed and not in a treatment);
+        its state then (SERVICE after service cooling that timed out, CUTOFF, FAULT …)."""
+        seen: dict[str, str] = {}
+
+        def done() -> bool:
+            st = self.unit.state()
+            seen["state"] = st.state
+            return st.state not in ("SHOCK", "HOLD") and not st.valve_open
+
+        if not self.clock.wait_until(done, timeout_s, poll_s=0.25):
+            raise RigError(
+                f"the unit was still cooling after {timeout_s:g} s ({seen.get('state')})"
+            )
+        return seen["state"]
 
     def wait_unit_state(self, states: tuple[str, ...], timeout_s: float) -> str:
         """Wait (polling STATE?) until the unit is in one of ``states``; its state then."""

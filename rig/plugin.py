@@ -308,12 +308,14 @@ _MEAS = pytest.StashKey[Measurements]()
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     rs = _session(item.config)
     if rs.bench is not None:
-        rs.bench.recorder.trace({"kind": "test_start", "test": item.nodeid,
-                                 "t": rs.bench.clock.now()})
+        rs.bench.recorder.trace(
+            {"kind": "test_start", "test": item.nodeid, "t": rs.bench.clock.now()}
+        )
     outcome = yield
     if rs.bench is not None:
-        rs.bench.recorder.trace({"kind": "test_end", "test": item.nodeid,
-                                 "t": rs.bench.clock.now()})
+        rs.bench.recorder.trace(
+            {"kind": "test_end", "test": item.nodeid, "t": rs.bench.clock.now()}
+        )
     m = item.stash.get(_MEAS, None)
     if m is None:
         return

@@ -41,8 +41,10 @@ class SupplySettings(_Strict):
 class StageSettings(_Strict):
     surface_to_plate_gain: float = Field(gt=0.1, le=1.0)
     initial_offset_c: float = Field(ge=-10, le=10)
-    trim_after_s: float = Field(gt=0, le=3600)
-    max_trim_c: float = Field(gt=0, le=20)
+    surface_gain: float = Field(ge=0, le=20)
+    control_period_s: float = Field(gt=0, le=60)
+    boost_c: float = Field(ge=0, le=30)
+    boost_check_s: float = Field(gt=0, le=60)
 
 
 class Polling(_Strict):
@@ -96,7 +98,76 @@ class ShockProtocol(_Strict):
     acquisition: TreatmentAcquisition
 
 
-MODELS: dict[str, type[BaseModel]] = {"bench": BenchProtocol, "shock": ShockProtocol}
+class HoldRun(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    target_c: float = Field(ge=0, le=20)
+    hold_s: float = Field(ge=1, le=300)
+    band_c: float = Field(gt=0)
+
+
+class HoldProtocol(_Strict):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    requirements: list[str]
+    precondition: Precondition
+    runs: list[HoldRun] = Field(min_length=1)
+    timeout_margin_s: float = Field(gt=0)
+    acquisition: TreatmentAcquisition
+
+
+class CutoffProtocol(_Strict):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    requirements: list[str]
+    precondition: Precondition
+    threshold_c: float
+    rearm_c: float
+    cool_max_s: float = Field(ge=1, le=300)
+    cutoff_timeout_s: float = Field(gt=0)
+    rearm_timeout_s: float = Field(gt=0)
+    acquisition: TreatmentAcquisition
+
+
+class FaultsProtocol(_Strict):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    requirements: list[str]
+    min_surface_c: float
+    cool_before_fault_s: float = Field(gt=0, le=30)
+    observe_s: float = Field(gt=0, le=30)
+    undervoltage_v: float = Field(ge=0, le=25)
+    recover_v: float = Field(ge=0, le=25)
+    no_reopen_s: float = Field(gt=0, le=60)
+    acquisition: ScanSettings
+
+
+class MaxOpenProtocol(_Strict):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    requirements: list[str]
+    override_c: float
+    cool_max_s: float = Field(ge=1, le=300)
+    timeout_s: float = Field(gt=0)
+    acquisition: ScanSettings
+
+
+class CalibrationMemoryProtocol(_Strict):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    requirements: list[str]
+    power_off_s: float = Field(gt=0, le=60)
+    boot_timeout_s: float = Field(gt=0, le=60)
+
+
+MODELS: dict[str, type[BaseModel]] = {
+    "bench": BenchProtocol,
+    "shock": ShockProtocol,
+    "hold": HoldProtocol,
+    "cutoff": CutoffProtocol,
+    "faults": FaultsProtocol,
+    "max_open": MaxOpenProtocol,
+    "calibration_memory": CalibrationMemoryProtocol,
+}
 
 
 def load_protocol(name: str, directory: Path = PROTOCOL_DIR) -> Any:

@@ -761,6 +761,17 @@ def _sim_cal(role: str, today: _dt.date) -> dict[str, Any]:
     }
 
 
+def _limits_version(path: Path) -> str:
+    """The simulated bench runs whatever version the repository's limits file is at
+    (a lab station pins the version it was validated with)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        version = raw.get("version") if isinstance(raw, dict) else None
+    except (OSError, yaml.YAMLError):
+        version = None
+    return str(version) if version else "1.0.0"
+
+
 def sim_station_data(
     resources: Mapping[str, str], today: _dt.date, *, limits_file: str | Path | None = None
 ) -> dict[str, Any]:
@@ -793,7 +804,7 @@ def sim_station_data(
         "site": "simulated bench (cryorig sim serve), no physical location",
         "description": "The simulated end-of-line bench of docs/sim.md; "
         f"control channel {resources.get('control', 'unknown')}.",
-        "limits": {"file": str(limits.resolve()), "version": "1.0.0"},
+        "limits": {"file": str(limits.resolve()), "version": _limits_version(limits)},
         "instruments": {
             "logger": {
                 "resource": resources["logger"],

@@ -120,3 +120,61 @@ def test_shock_figures_of_a_weak_jet() -> None:
     assert f.min_surface_c == pytest.approx(18.0, abs=0.02)  # 33 - 0.6 * 25, last sample
     assert math.isnan(f.rate_c_per_s)
     assert f.drop_in_window_c == pytest.approx(15.0, abs=0.02)
+
+
+# --- safety timing and hold compliance -----------------------------------------------------
+from rig.analysis.safety import (  # noqa: E402
+    Timed,
+    flow_stop,
+    hold_compliance,
+    latency,
+    reading_crossing,
+)
+
+
+def _cooling_then_stop(t_stop: float, dt: float = 0.01):
+    """Surface cooling at 0.4 °C/s that turns at ``t_stop`` and warms at 20 °C/s."""
+    t = np.arange(0.0, 3.0, dt)
+    y = np.where(t < t_stop, 3.0 - 0.4 * t, 3.0 - 0.4 * t_stop + 20.0 * (t - t_stop))
+    return t, y
+
+
+def test_flow_stop_finds_the_turn_not_the_start() -> None:
+    t, y = _cooling_then_stop(1.234)
+    stop = flow_stop(t, y, after=0.0)
+    assert stop.value == pytest.approx(1.234, abs=0.011)
+    assert 0.002 < stop.u < 0.01
+    never = flow_stop(t, 3.0 - 0.4 * t, after=0.0)
+    assert never.value == math.inf
+
+
+def test_flow_stop_ignores_noise() -> None:
+    rng = np.random.default_rng(3)
+    t, y = _cooling_then_stop(2.0)
+    y = y + rng.normal(0.0, 0.05, y.size)
+    assert flow_stop(t, y, after=0.5).value == pytest.approx(2.0, abs=0.05)
+
+
+def test_latency_and_reading_crossing() -> None:
+    t_log = np.arange(0.0, 10.0, 0.1)
+    reading = 10.0 - t_log  # crosses 2.0 at t = 8.0
+    cross = reading_crossing(t_log, reading, 2.0)
+    assert cross.value == pytest.approx(8.0, abs=1e-6)
+    assert cross.u == pytest.approx(0.1 / math.sqrt(12))
+    lat = latency(cross, Timed(8.05, 0.005))
+    assert lat.value == pytest.approx(0.05)
+    assert lat.u == pytest.approx(math.hypot(0.1 / math.sqrt(12), 0.005))
+    assert latency(cross, Timed(math.inf, 0.0)).value == math.inf
+    assert reading_crossing(t_log, reading + 20.0, 2.0).value == math.inf
+
+
+def test_hold_compliance_on_a_known_curve() -> None:
+    t = np.arange(0.0, 120.0, 0.05)
+    y = np.where(t < 20.0, 33.0 - 1.45 * t, 4.0 + 1.2 * np.sin(2 * np.pi * t / 0.4))
+    f = hold_compliance(t, y, 4.0, 60.0, after=0.0)
+    assert f.reached and f.t_reached == pytest.approx(20.0, abs=0.05)
+    assert f.max_deviation_c == pytest.approx(1.2, abs=0.02)
+    g = hold_compliance(t, np.full_like(t, 12.0), 4.0, 60.0, after=0.0)
+    assert not g.reached and g.max_deviation_c == math.inf
+    with pytest.raises(AnalysisError, match="covers"):
+        hold_compliance(t[t < 50.0], y[t < 50.0], 4.0, 60.0, after=0.0)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from rig.limits import load_limits
 from rig.sim.bench import DEFAULT_DESIGN
 from rig.sim.physics.sensors import type_t_emf_uv, type_t_shifted_c
 from rig.station import (
@@ -40,11 +41,15 @@ RESOURCES = {
 }
 
 
+REPO_LIMITS = Path(__file__).resolve().parents[2] / "test_plans" / "limits" / "eol-limits.yaml"
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Path:
     """A copy of the repository layout: stations/ next to test_plans/limits/ (placeholder)."""
     (tmp_path / "test_plans" / "limits").mkdir(parents=True)
-    (tmp_path / "test_plans" / "limits" / "eol-limits.yaml").write_text("version: '1.0.0'\n")
+    version = _raw(REPO_LIMITS)["version"]
+    (tmp_path / "test_plans" / "limits" / "eol-limits.yaml").write_text(f"version: '{version}'\n")
     (tmp_path / "stations").mkdir()
     for p in (EXAMPLE, SIM_TEMPLATE):
         shutil.copy(p, tmp_path / "stations" / p.name)
@@ -105,7 +110,7 @@ def test_example_lab_station_loads(example: Path) -> None:
 def test_the_repository_example_references_the_repository_limits_file() -> None:
     assert _raw(EXAMPLE)["limits"] == {
         "file": "../test_plans/limits/eol-limits.yaml",
-        "version": "1.0.0",
+        "version": _raw(REPO_LIMITS)["version"],
     }
 
 
@@ -361,7 +366,7 @@ def test_sim_station_matches_the_simulated_bench(tmp_path: Path) -> None:
     assert ins.device.resource == RESOURCES["device_url"]
     assert st.limits_path.name == "eol-limits.yaml"
     assert st.limits_path.parent.parts[-2:] == ("test_plans", "limits")
-    assert st.limits.version == "1.0.0"
+    assert st.limits.version == load_limits(st.limits_path).version
     report = require_calibrated(st, TODAY)
     assert {r.status for r in report.rows} == {"OK"}
     logger = report.row("logger")

@@ -1,0 +1,85 @@
+"""EOL step 3 — the over-cooling cutoff, in service-mode continuous cooling.
+
+Nothing but the unit's own safety logic ends the cooling. The rig times the
+reaction from the moment the unit's corrected reading falls to the factory
+threshold to the moment the jet stops (the reference surface turns), and holds
+the surface to REQ-SAFE-02 throughout.
+
+When did the reading fall to the threshold? The unit decides on every control tick
+(20 ms) but logs at 10 Hz, and its reading is noisy: the firmware may act on a
+sample below the threshold that the log never shows. So the moment is the earlier
+of the log's own crossing (interpolated between rows) and the unit's cutoff event.
+A unit whose threshold has drifted low is caught by the first (its log crosses
+2.0 °C long before it cuts off); a slow valve by the jet stopping late after either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rig.analysis.safety import Timed, earliest, flow_stop, latency, reading_crossing
+from rig.instruments.errors import UnitCommandError
+from rig.measure import measures
+
+
+@pytest.mark.requirement("REQ-SAFE-01", "REQ-SAFE-02")
+@measures(
+    "cutoff.close_latency",
+    "cutoff.state",
+    "cutoff.no_reopen",
+    "cutoff.rearm_refused_while_cold",
+    "cutoff.rearm_after_warm",
+    "safety.min_surface_cutoff",
+)
+def test_cutoff(bench, unit, clock, protocols, measurements):
+    """Continuous cooling until the unit cuts off; then re-arm only above 8 °C after ACK."""
+    p = protocols.cutoff
+    bench.condition_surface(p.precondition)
+    t_start = clock.now()
+    with bench.scan(p.acquisition):
+        clock.sleep(0.5)
+        unit.enter_service()
+        unit.service_cool(p.cool_max_s)
+        state = bench.wait_cooling_end(p.cutoff_timeout_s)
+        refused = False
+        if state == "CUTOFF":  # at once, while the spot is still cold
+            try:
+                unit.ack()
+            except UnitCommandError as exc:
+                refused = exc.code == "E4"
+        clock.sleep(p.acquisition.post_s)
+    t_cut = clock.now()
+    measurements["cutoff.state"] = state
+    measurements["cutoff.rearm_refused_while_cold"] = refused
+
+    bench.acq.poll_unit()
+    t_log, reading, _ = bench.acq.unit_log(t_start, t_cut)
+    t_ref, ref = bench.reference_surface(t_start, t_cut)
+    events = bench.acq.unit_events("cutoff", t_start)
+    decided = Timed(events[0][0], 0.001 / np.sqrt(12)) if events else Timed(np.inf, 0.0)
+    cross = earliest(reading_crossing(t_log, reading, p.threshold_c, after=t_start), decided)
+    if np.isfinite(cross.value):
+        lat = latency(cross, flow_stop(t_ref, ref, after=cross.value - 0.05))
+        measurements.record("cutoff.close_latency", lat.value, uncertainty=lat.u)
+    else:
+        measurements.record(
+            "cutoff.close_latency", float("inf"), notes="the reading never fell to the threshold"
+        )
+
+    # Wait for the spot to warm past the re-arm temperature, then acknowledge.
+    warmed = clock.wait_until(
+        lambda: unit.temperature_c() > p.rearm_c + 0.5, p.rearm_timeout_s, poll_s=1.0
+    )
+    rearmed = False
+    t_ack = clock.now()
+    if warmed and unit.state().state == "CUTOFF":
+        unit.ack()
+        rearmed = unit.state().state == "IDLE"
+    # From just after the cutoff decision to the acknowledgement the drive stays off.
+    t_from = cross.value + 0.05 if np.isfinite(cross.value) else t_start
+    _, v, threshold = bench.valve_sense(t_from, t_ack)
+    measurements["cutoff.no_reopen"] = bool(v.size) and bool(np.all(v < threshold))
+    measurements["cutoff.rearm_after_warm"] = rearmed
+    measurements["safety.min_surface_cutoff"] = bench.surface_min(t_start, clock.now())
+    bench.ensure_idle()
