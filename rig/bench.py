@@ -34,7 +34,7 @@ from .clock import Clock, LockstepClock, WallClock
 from .instruments import steps
 from .instruments.connect import open_logger, open_stage, open_supply
 from .instruments.cryo_unit import CryoUnitPort
-from .instruments.errors import IdentityMismatch, InstrumentError, RigError
+from .instruments.errors import IdentityMismatch, InstrumentError, RigError, UnitCommandError
 from .limits import LimitSet, load_limits
 from .protocols import BenchProtocol, Precondition, Protocols, ScanSettings
 from .recording import RunMetadata, RunRecorder, software_identity
@@ -302,15 +302,30 @@ class Bench:
             raise RigError(f"the unit did not answer within {boot_timeout_s:g} s of power-up")
         self.acq.anchor_unit()
 
-    def ensure_idle(self) -> None:
-        """Back to IDLE from wherever the unit is (stop cooling, acknowledge, leave service)."""
+    def ensure_idle(self, timeout_s: float = 180.0) -> None:
+        """Back to IDLE from wherever the unit is: stop cooling, leave service, or
+        acknowledge (a CUTOFF only re-arms once the spot is above 8 °C, so keep trying)."""
         state = self.unit.state()
         if state.state in ("SHOCK", "HOLD", "SERVICE"):
             self.unit.stop()
-        elif state.state in ("CUTOFF", "FAULT"):
-            self.unit.ack()
-        if self.unit.state().state != "IDLE":
-            raise RigError(f"the unit did not return to IDLE (it is {self.unit.state().state})")
+
+        def acked() -> bool:
+            if self.unit.state().state not in ("CUTOFF", "FAULT"):
+                return True
+            try:
+                self.unit.ack()
+            except UnitCommandError as exc:
+                if exc.code != "E4":
+                    raise
+                return False
+            return True
+
+        self.clock.wait_until(acked, timeout_s, poll_s=1.0)
+        final = self.unit.state().state
+        if final != "IDLE":
+            raise RigError(
+                f"the unit did not return to IDLE within {timeout_s:g} s (it is {final})"
+            )
 
     def surface_min(self, t_from: float, t_to: float) -> float:
         t, ref = self.reference_surface(t_from, t_to)

@@ -3,7 +3,8 @@
 A requirement is PASS only when every measurement tied to it passed; FAIL when
 any failed; ERROR when any test that verifies it could not decide (an
 instrument fault, an aborted run); NOT_RUN when no test of the run touched it.
-The run is ERROR if anything could not decide, else FAIL if anything failed.
+The run is FAIL as soon as any requirement FAILED (the unit's fate is decided,
+whatever else could not be), else ERROR if anything could not decide, else PASS.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class RunBook:
         return dict(sorted(result.items()))
 
     def status(self) -> str:
+        if FAIL in self.requirement_verdicts().values():
+            return FAIL
         if self.aborted:
             return ERROR
         verdicts = [t.verdict for t in self.tests.values()]

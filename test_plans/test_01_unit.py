@@ -12,8 +12,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from rig.instruments.errors import UnitTimeout
 from rig.instruments.interfaces import CalRecord
 from rig.measure import measures
+
+IDENTITY_QUERIES = 20
 
 
 @pytest.mark.requirement("REQ-ID-01")
@@ -22,11 +25,29 @@ from rig.measure import measures
     "identity.serial_matches_label",
     "identity.firmware_approved",
     "identity.model",
+    "identity.link_errors",
 )
 def test_identity(bench, unit, measurements):
-    """Ask the unit who it is; compare with the scanned label and the approved firmware."""
-    ident = unit.identify()
-    measurements["identity.response_time"] = ident.response_s
+    """Ask the unit who it is, 20 times: compare with the scanned label and the approved
+    firmware, take the slowest answer, and count every reply that had to be asked for
+    again (corrupted or missing): each identity query must be answered."""
+    before = dict(unit.stats)
+    answers = []
+    unanswered = 0
+    for _ in range(IDENTITY_QUERIES):
+        try:
+            answers.append(unit.identify())
+        except UnitTimeout:
+            unanswered += 1
+    after = unit.stats
+    resent = (after["framing_errors"] - before["framing_errors"]) + (
+        after["timeouts"] - before["timeouts"]
+    )
+    measurements["identity.link_errors"] = max(resent, unanswered)
+    if not answers:
+        raise UnitTimeout(f"none of {IDENTITY_QUERIES} identity queries was answered")
+    ident = answers[0]
+    measurements["identity.response_time"] = max(a.response_s for a in answers)
     measurements["identity.serial_matches_label"] = ident.serial == bench.label_serial
     measurements["identity.firmware_approved"] = ident.firmware in bench.limits.approved_firmware
     measurements["identity.model"] = f"{ident.maker} {ident.model}"

@@ -36,6 +36,13 @@ def test_cutoff(bench, unit, clock, protocols, measurements):
     """Continuous cooling until the unit cuts off; then re-arm only above 8 °C after ACK."""
     p = protocols.cutoff
     bench.condition_surface(p.precondition)
+    try:
+        _cutoff(bench, unit, clock, p, measurements)
+    finally:
+        bench.ensure_idle()
+
+
+def _cutoff(bench, unit, clock, p, measurements) -> None:
     t_start = clock.now()
     with bench.scan(p.acquisition):
         clock.sleep(0.5)
@@ -82,4 +89,3 @@ def test_cutoff(bench, unit, clock, protocols, measurements):
     measurements["cutoff.no_reopen"] = bool(v.size) and bool(np.all(v < threshold))
     measurements["cutoff.rearm_after_warm"] = rearmed
     measurements["safety.min_surface_cutoff"] = bench.surface_min(t_start, clock.now())
-    bench.ensure_idle()

@@ -17,13 +17,17 @@ from rig.measure import measures
 def _cool_then(bench, unit, clock, p, action):
     """Service-mode cooling for a while, ``action()``; return (t_action, t_end)."""
     bench.wait_surface_above(p.min_surface_c, 600.0)
-    with bench.scan(p.acquisition):
-        unit.enter_service()
-        unit.service_cool(30.0)
-        clock.sleep(p.cool_before_fault_s)
-        t_action = clock.now()
-        action()
-        clock.sleep(p.observe_s)
+    try:
+        with bench.scan(p.acquisition):
+            unit.enter_service()
+            unit.service_cool(30.0)
+            clock.sleep(p.cool_before_fault_s)
+            t_action = clock.now()
+            action()
+            clock.sleep(p.observe_s)
+    except BaseException:
+        bench.ensure_idle()
+        raise
     return t_action, clock.now()
 
 

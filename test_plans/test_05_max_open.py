@@ -16,13 +16,17 @@ def test_max_open_time(bench, unit, clock, protocols, measurements):
     max-open timer can close the valve; its open time is read off the valve-sense channel."""
     p = protocols.max_open
     t_start = clock.now()
-    with bench.scan(p.acquisition):
-        clock.sleep(0.5)
-        unit.enter_service()
-        unit.override(p.override_c)
-        unit.service_cool(p.cool_max_s)
-        bench.wait_cooling_end(p.timeout_s)
-        clock.sleep(1.0)
+    try:
+        with bench.scan(p.acquisition):
+            clock.sleep(0.5)
+            unit.enter_service()
+            unit.override(p.override_c)
+            unit.service_cool(p.cool_max_s)
+            bench.wait_cooling_end(p.timeout_s)
+            clock.sleep(1.0)
+    except BaseException:
+        bench.ensure_idle()
+        raise
     t_v, v, threshold = bench.valve_sense(t_start, clock.now())
     opened = [q for q in pulses(t_v, v, threshold) if q.start >= t_start]
     if opened:
