@@ -45,7 +45,7 @@ from .runview import (
     clip,
     corrected_channel,
     limit_lines,
-    protocol_bands,
+    protocol_marks,
     short_test,
     split_logger,
     stream_columns,
@@ -84,8 +84,11 @@ def _write_atomic(path: Path, text: str) -> Path:
     never find half of one (e.g. the line's MES picking it up while it is written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -278,22 +281,18 @@ def _test_rows(run: RunData, last_t: float | None) -> list[dict[str, Any]]:
 
 
 # --- instruments ---------------------------------------------------------------------------------
+_CAL_CLASS = {"OK": "pass", "DUE_SOON": "error", "OVERDUE": "fail", "OVERRIDDEN": "fail"}
+"""Badge colour of a calibration status: anything but OK needs a reviewer's eye."""
+
+
 def _calibration(entry: Mapping[str, Any]) -> dict[str, str]:
     cal = entry.get("calibration")
     if not isinstance(cal, Mapping):
         return {}
-    return {
-        k: _text(cal.get(k))
-        for k in (
-            "certificate",
-            "laboratory",
-            "calibrated",
-            "due",
-            "days_left",
-            "status",
-            "override",
-        )
-    }
+    keys = ("certificate", "laboratory", "calibrated", "due", "days_left", "status", "override")
+    cells = {k: _text(cal.get(k)) for k in keys}
+    cells["class"] = _CAL_CLASS.get(cells["status"], "unknown")
+    return cells
 
 
 def _instrument_rows(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -349,7 +348,11 @@ def _channel_cells(entry: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _deviation_rows(meta: Mapping[str, Any]) -> list[dict[str, str]]:
-    deviations = meta.get("deviations") or []
+    """Departures from procedure (e.g. a QA override of an overdue calibration): the
+    run's own list, else the station record's (older records carry only that one)."""
+    station = meta.get("instruments")
+    from_station = station.get("deviations") if isinstance(station, Mapping) else None
+    deviations = meta.get("deviations") or from_station or []
     rows = []
     for d in deviations if isinstance(deviations, list) else [deviations]:
         if isinstance(d, Mapping):
@@ -421,18 +424,26 @@ def _describe_openings(intervals: list[tuple[float, float]]) -> str:
     )
 
 
+def _names_of_test(run: RunData, test: str) -> list[str]:
+    m = run.measurements
+    if m.empty or "test" not in m.columns:
+        return []
+    return [str(n) for n in m.loc[m["test"] == test, "name"]]
+
+
 def _window_figure(run: RunData, channels: Mapping[int, Any], w: Window) -> dict[str, str]:
     threshold, valve_label = _valve(run.meta)
     t_v, v = clip(*channels.get(VALVE_CHANNEL, (np.empty(0), np.empty(0))), w.start, w.end)
     intervals = [(a - w.zero, b - w.zero) for a, b in valve_intervals(t_v, v, threshold)]
     xlabel = f"s from {w.origin} (rig time {w.zero:.2f} s)"
+    bands, settings = protocol_marks(run.meta, w.test, _names_of_test(run, w.test))
     png = plots.treatment_figure(
         f"{w.title}: treatment window" + ("" if w.finished else " (test never ended)"),
         _window_series(run, channels, w),
         valve_open=intervals,
         valve_label=valve_label,
-        limits=limit_lines(run.measurements, w.test),
-        bands=protocol_bands(run.meta, w.test),
+        limits=[*limit_lines(run.measurements, w.test), *settings],
+        bands=bands,
         xlabel=xlabel,
     )
     opened = _describe_openings(intervals)
@@ -440,6 +451,8 @@ def _window_figure(run: RunData, channels: Mapping[int, Any], w: Window) -> dict
         f"{w.title}, rig time {w.start:.2f}–{w.end:.2f} s. Valve open on the valve-sense "
         f"channel: {opened} (from {w.origin})."
     )
+    if not w.finished:
+        caption += " The test never ended: the record stops inside it."
     return {"title": w.title, "caption": caption, "uri": plots.data_uri(png)}
 
 
@@ -450,7 +463,11 @@ def _overview_figure(
     for ch in OVERVIEW_CHANNELS:
         t, v, corrected = corrected_channel(channels, run.meta, ch)
         if t.size:
-            temps.append(Series(_channel_label(run.meta, ch, corrected), t, v, width=0.9))
+            label = _channel_label(run.meta, ch, corrected)
+            if ch == REF_CHANNEL:  # the judged one: black and on top, as in the windows
+                temps.append(Series(label, t, v, width=1.1, colour="#212121", zorder=3.0))
+            else:
+                temps.append(Series(label, t, v, width=0.9))
     t_s, current = stream_columns(run.samples.get("supply"), "t_s", "current_a")
     png = plots.overview_figure(
         temps,
@@ -533,6 +550,12 @@ def _float(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _limit(value: Any) -> str:
+    """A limit as written in the limits file (``30``, ``0.55``), not padded to 4 digits."""
+    x = _float(value)
+    return "—" if x is None else f"{x:g}"
+
+
 def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Cpk table rows with a histogram each; Cpk < 1.33 is flagged (the usual capability
     floor for a production characteristic), a missing Cpk is shown as such."""
@@ -553,7 +576,8 @@ def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 **{k: _text(c.get(k)) for k in ("name", "req", "n")},
                 "unit": unit,
-                **{k: format_value(c.get(k)) for k in ("mean", "sd", "low", "high")},
+                **{k: format_value(c.get(k)) for k in ("mean", "sd")},
+                **{k: _limit(c.get(k)) for k in ("low", "high")},
                 "cpk": "—" if value is None else f"{value:.2f}",
                 "capable": value is not None and value >= 1.33,
                 "uri": plots.data_uri(png),

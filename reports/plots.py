@@ -32,6 +32,7 @@ __all__ = [
     "LimitLine",
     "Series",
     "data_uri",
+    "decimate",
     "histogram_figure",
     "overview_figure",
     "to_png",
@@ -40,9 +41,14 @@ __all__ = [
 
 FIGSIZE = (8.0, 3.5)
 DPI = 100
+PNG_COMPRESSION = 1
+MAX_BINS = 400
+BUCKETS = 1000
+"""Min/max buckets a line is reduced to: more than the ~560 pixel columns of a plot."""
 VALVE_COLOUR = "#9ecae1"
 LIMIT_COLOUR = "#c62828"
 TARGET_COLOUR = "#2e7d32"
+SETTING_COLOUR = "#546e7a"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Series:
     style: str = "-"
     width: float = 1.2
     colour: str | None = None
+    zorder: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class LimitLine:
 
     value: float
     label: str
+    setting: bool = False
+    """A protocol setting (e.g. the cutoff threshold) rather than a judged limit."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +86,43 @@ class Band:
 
 # --- output --------------------------------------------------------------------------------------
 def to_png(fig: Figure) -> bytes:
-    """Render ``fig`` to PNG bytes on an Agg canvas (no display, nothing global)."""
+    """Render ``fig`` to PNG bytes on an Agg canvas (no display, nothing global).
+
+    zlib level 1 instead of the default 6: flat-coloured plots compress nearly as well
+    and encoding is a sizeable part of a figure's time.
+    """
     canvas = FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    canvas.print_png(buf)
+    canvas.print_png(buf, pil_kwargs={"compress_level": PNG_COMPRESSION})
     return buf.getvalue()
 
 
 def data_uri(png: bytes) -> str:
     """A ``data:`` URI for an ``<img src>``, so the HTML needs no files beside it."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def decimate(t: np.ndarray, y: np.ndarray, buckets: int = BUCKETS) -> tuple[np.ndarray, np.ndarray]:
+    """``(t, y)`` reduced to each bucket's extremes, in the order they occur.
+
+    A run holds tens of thousands of points per channel but a plot has a few hundred
+    pixel columns; drawing them all costs time and shows nothing more. Keeping each
+    bucket's minimum and maximum (not every n-th point) keeps every peak, dip and
+    valve edge visible: a dip below a limit is never decimated away.
+    """
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    if t.size <= 2 * buckets:
+        return t, y
+    starts = np.linspace(0, t.size, buckets + 1).astype(np.intp)[:-1]
+    ends = np.append(starts[1:], t.size) - 1
+    lo, hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    falling = y[ends] < y[starts]
+    first = np.where(falling, hi, lo)
+    second = np.where(falling, lo, hi)
+    return (
+        np.column_stack([t[starts], t[ends]]).ravel(),
+        np.column_stack([first, second]).ravel(),
+    )
 
 
 def _figure(rows: int = 1, height_ratios: Sequence[float] | None = None) -> tuple[Figure, list]:
@@ -155,9 +191,12 @@ def treatment_figure(
             ax.axhline(band.centre, color=TARGET_COLOUR, lw=0.8, ls=":")
     _shade(ax, valve_open, VALVE_COLOUR, 0.35, valve_label)
     for s in temperatures:
-        ax.plot(s.t, s.y, s.style, lw=s.width, color=s.colour, label=s.label)
+        ax.plot(
+            *decimate(s.t, s.y), s.style, lw=s.width, color=s.colour, label=s.label, zorder=s.zorder
+        )
     for lim in limits:
-        ax.axhline(lim.value, color=LIMIT_COLOUR, lw=0.9, ls="--", label=lim.label)
+        colour, style = (SETTING_COLOUR, "-.") if lim.setting else (LIMIT_COLOUR, "--")
+        ax.axhline(lim.value, color=colour, lw=0.9, ls=style, label=lim.label)
     if not any(len(s.t) for s in temperatures):
         _message(ax, "no temperature samples in this window")
     ax.set_title(title, fontsize=9, loc="left")
@@ -183,11 +222,13 @@ def overview_figure(
     for ax in (top, bottom):
         _shade(ax, highlight, "0.85", 0.6, highlight_label if ax is top else None)
     for s in temperatures:
-        top.plot(s.t, s.y, s.style, lw=s.width, color=s.colour, label=s.label)
+        top.plot(
+            *decimate(s.t, s.y), s.style, lw=s.width, color=s.colour, label=s.label, zorder=s.zorder
+        )
     if not any(len(s.t) for s in temperatures):
         _message(top, "no logger samples recorded")
     if current is not None and len(current.t):
-        bottom.plot(current.t, current.y, lw=0.9, color="#6a1b9a", label=current.label)
+        bottom.plot(*decimate(current.t, current.y), lw=0.9, color="#6a1b9a", label=current.label)
     else:
         _message(bottom, "no supply samples recorded")
     top.set_title("Whole run", fontsize=9, loc="left")
@@ -221,6 +262,20 @@ def _x_range(
     return lo - pad, hi + pad
 
 
+def _bins(data: np.ndarray, lo: float, hi: float) -> np.ndarray | int:
+    """Bin edges across the whole plotted range with a width set by the data alone
+    (about √n bins over the data's spread), so limits far from the data do not make
+    the bins coarse."""
+    spread = float(data.max() - data.min())
+    if spread <= 0:
+        return 10
+    width = spread / max(5, round(math.sqrt(data.size)))
+    count = math.ceil((hi - lo) / width)
+    if count > MAX_BINS:  # a limit very far from a tight process: cap the bin count
+        return np.linspace(lo, hi, MAX_BINS + 1)
+    return np.linspace(lo, lo + count * width, count + 1)
+
+
 def histogram_figure(
     title: str,
     values: Sequence[float] | np.ndarray | None,
@@ -240,8 +295,7 @@ def histogram_figure(
     if data.size:
         ax.hist(
             data,
-            bins=min(30, max(5, data.size // 3)),
-            range=(lo, hi),
+            bins=_bins(data, lo, hi),
             density=True,
             color="#90a4ae",
             edgecolor="white",

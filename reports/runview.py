@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ __all__ = [
     "channel_entry",
     "corrected_channel",
     "limit_lines",
-    "protocol_bands",
+    "protocol_marks",
     "short_test",
     "split_logger",
     "trace_test_spans",
@@ -202,7 +203,7 @@ def valve_intervals(t: np.ndarray, v: np.ndarray, threshold_v: float) -> list[tu
         return []
     above = np.concatenate(([False], v > threshold_v, [False]))
     edges = np.flatnonzero(np.diff(above.astype(np.int8)))
-    return [(float(t[a]), float(t[b - 1])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    return list(zip(t[edges[::2]].tolist(), t[edges[1::2] - 1].tolist(), strict=True))
 
 
 # --- limits --------------------------------------------------------------------------------------
@@ -230,41 +231,68 @@ def limit_lines(measurements: pd.DataFrame, test: str) -> list[LimitLine]:
     return list(lines.values())
 
 
-def protocol_bands(meta: Mapping[str, Any], test: str) -> list[Band]:
-    """Target ± band of the treatment protocol the test ran, e.g. SHOCK's 4 ± 1 °C.
+def protocol_marks(
+    meta: Mapping[str, Any], test: str, measurement_names: Iterable[str] = ()
+) -> tuple[list[Band], list[LimitLine]]:
+    """Target bands and temperature settings of the protocol the test ran, e.g. SHOCK's
+    4 ± 1 °C, HOLD's 4 ± 2 °C, the cutoff's 2 °C threshold.
 
     Targets are settings of a protocol file, not limits of a measurement, so the
-    record only names the protocol (``extra.protocols``: name → "id version"). The
-    band is drawn only when the protocol file of this installation has exactly that
-    id and version: a report must not draw a target the run did not use.
+    record only names the protocol (``extra.protocols``: name → "id version"). They
+    are drawn only when the protocol file of this installation has exactly that id
+    and version: a report must not draw a target the run did not use. A protocol of
+    several runs (``runs: [{name: hold4, …}]``) contributes the run whose name
+    prefixes the test's measurements (``hold4.max_deviation``).
     """
     from rig.protocols import PROTOCOL_DIR
 
     recorded = (meta.get("extra") or {}).get("protocols")
     if not isinstance(recorded, Mapping):
-        return []
-    bands = []
+        return [], []
+    prefixes = {str(n).split(".", 1)[0] for n in measurement_names}
+    bands: list[Band] = []
+    lines: list[LimitLine] = []
     for name, ident in recorded.items():
         if str(name).lower() not in short_test(test).lower():
             continue
-        band = _band_from_file(PROTOCOL_DIR / f"{name}.yaml", str(ident))
-        if band is not None:
-            bands.append(band)
-    return bands
+        raw = _protocol_file(PROTOCOL_DIR / f"{name}.yaml", str(ident))
+        if raw is not None:
+            bands += _target_bands(raw, str(ident), prefixes)
+            lines += _setting_lines(raw)
+    return bands, lines
 
 
-def _band_from_file(path: Any, ident: str) -> Band | None:
+def _protocol_file(path: Path, ident: str) -> Mapping[str, Any] | None:
+    """The protocol file's content if it is the one recorded (same id and version)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(raw, Mapping) or f"{raw.get('id')} {raw.get('version')}" != ident:
         return None
-    treatment = raw.get("treatment")
-    if not isinstance(treatment, Mapping):
-        return None
-    target, band = _bound(treatment.get("target_c")), _bound(treatment.get("band_c"))
-    if target is None or band is None:
-        return None
-    label = f"target {target:g} ± {band:g} °C ({ident})"
-    return Band(target - band, target + band, label, centre=target)
+    return raw
+
+
+def _target_bands(raw: Mapping[str, Any], ident: str, prefixes: set[str]) -> list[Band]:
+    candidates = [raw["treatment"]] if isinstance(raw.get("treatment"), Mapping) else []
+    runs = raw.get("runs")
+    if isinstance(runs, list):
+        candidates += [r for r in runs if isinstance(r, Mapping) and r.get("name") in prefixes]
+    bands = []
+    for c in candidates:
+        target, band = _bound(c.get("target_c")), _bound(c.get("band_c"))
+        if target is not None and band is not None:
+            label = f"target {target:g} ± {band:g} °C ({ident})"
+            bands.append(Band(target - band, target + band, label, centre=target))
+    return bands
+
+
+def _setting_lines(raw: Mapping[str, Any]) -> list[LimitLine]:
+    """Top-level temperature settings (``threshold_c: 2.0``, ``rearm_c: 8.0``)."""
+    lines = []
+    for key, value in raw.items():
+        number = _bound(value) if not isinstance(value, bool) else None
+        if str(key).endswith("_c") and number is not None:
+            label = f"{str(key)[:-2].replace('_', ' ')} {number:g} °C (protocol)"
+            lines.append(LimitLine(number, label, setting=True))
+    return lines

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from .clock import Clock
 from .instruments.errors import RigError
@@ -79,7 +78,9 @@ class _Table:
             self.stream.append(self.rows[self._journaled :])
         self._journaled = len(self.rows)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self):  # -> pandas.DataFrame (imported when asked for: it is slow to import)
+        import pandas as pd
+
         return pd.DataFrame(self.rows, columns=list(self.columns))
 
 
@@ -121,6 +122,7 @@ class Acquisition:
             self.unit_event_rows,
         )
         self._logger_cache = np.zeros((0, 3))
+        self._unit_log_cache = np.zeros((0, 3))
         self.scan: ScanPlan | None = None
         self._scan_t0 = 0.0
         self._next_logger = 0.0
@@ -336,7 +338,11 @@ class Acquisition:
         rows = self.unit_log_rows.rows
         if not rows:
             return np.zeros(0), np.zeros(0), np.zeros(0)
-        arr = np.asarray([(r[0], r[2], r[3]) for r in rows], dtype=float)
+        cached = self._unit_log_cache
+        if cached.shape[0] < len(rows):
+            fresh = np.asarray([(r[0], r[2], r[3]) for r in rows[cached.shape[0] :]], dtype=float)
+            cached = self._unit_log_cache = np.concatenate([cached, fresh.reshape(-1, 3)])
+        arr = cached
         sel = np.ones(len(arr), dtype=bool)
         if t_from is not None:
             sel &= arr[:, 0] >= t_from

@@ -83,6 +83,61 @@ def sim_profiles() -> None:
         )
 
 
+@app.command("run")
+def run(
+    serial: Annotated[str, typer.Option("--serial", help="Serial number on the unit's label.")],
+    station: Annotated[
+        Path | None,
+        typer.Option(
+            "--station", help="Station file of a lab bench (default: the simulated bench)."
+        ),
+    ] = None,
+    unit_profile: Annotated[
+        Path | None,
+        typer.Option("--unit-profile", help="Simulated unit profile (bench.md format)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated unit.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Where run records go.")] = Path("runs"),
+    operator: Annotated[str | None, typer.Option("--operator")] = None,
+    qa_override: Annotated[
+        list[str] | None,
+        typer.Option("--qa-override", help="ITEM:REASON — run despite an overdue calibration."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Last stdout line: one JSON object for the MES.")
+    ] = False,
+    no_live: Annotated[bool, typer.Option("--no-live", help="No live display.")] = False,
+) -> None:
+    """Run the whole end-of-line plan on one unit: exit 0 PASS, 1 FAIL, 2 ERROR."""
+    import json as _json
+
+    from rich.console import Console
+
+    from rig.runner import EXIT, print_verdict, render_report, run_plan
+
+    console = Console(stderr=True)
+    outcome = run_plan(
+        serial=serial,
+        station=station,
+        unit_profile=unit_profile,
+        seed=seed,
+        out=out,
+        operator=operator,
+        qa_overrides=qa_override or [],
+        console=console,
+        live=not no_live and console.is_terminal,
+    )
+    try:
+        outcome.report = render_report(outcome)
+    except Exception as exc:  # the verdict stands even if the report cannot be drawn
+        console.print(f"[yellow]report not rendered: {exc}[/yellow]")
+    print_verdict(console, outcome)
+    if as_json:
+        data = outcome.mes()
+        typer.echo(_json.dumps(data))
+    raise typer.Exit(EXIT.get(outcome.verdict, 2))
+
+
 def main() -> None:
     app(prog_name="cryorig")
 

@@ -17,6 +17,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .runbook import ERROR, FAIL, NOT_RUN, PASS
+
+__all__ = ["ERROR", "FAIL", "NOT_RUN", "PASS", "Limit", "LimitSet", "LimitsError", "load_limits"]
+
 REQ_PATTERN = re.compile(r"^REQ-[A-Z]+-\d{2}$")
 
 
@@ -63,9 +67,6 @@ class LimitsFileModel(BaseModel):
     requirements_source: str
     approved_firmware: list[str] = Field(min_length=1)
     measurements: list[LimitModel] = Field(min_length=1)
-
-
-PASS, FAIL, ERROR, NOT_RUN = "PASS", "FAIL", "ERROR", "NOT_RUN"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from .limits import ERROR, FAIL, PASS, Limit, LimitSet
+from .runbook import worst
 
 
 def measures(*names: str) -> pytest.MarkDecorator:
@@ -158,14 +159,6 @@ class Measurements:
             v = r.verdict if r is not None else ERROR
             out[lim.req] = worst(out.get(lim.req, PASS), v)
         return out
-
-
-_RANK = {PASS: 0, "NOT_RUN": 0, FAIL: 1, ERROR: 2}
-
-
-def worst(a: str, b: str) -> str:
-    """ERROR outranks FAIL outranks PASS: a run that could not decide is not a pass."""
-    return a if _RANK[a] >= _RANK[b] else b
 
 
 def _fmt(value: Any) -> str:

@@ -25,17 +25,19 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .bench import Bench, RigOptions, parse_overrides
-from .instruments.errors import RigError
-from .limits import ERROR, FAIL, PASS, LimitsError, load_limits
-from .measure import LimitFailure, Measurements
-from .protocols import ProtocolError, Protocols
-from .runbook import RunBook
-from .station import StationError, default_limits_file, load_station
+from .runbook import ERROR, FAIL, PASS, RunBook
+
+if TYPE_CHECKING:
+    from .bench import Bench, RigOptions
+    from .measure import Measurements
+    from .protocols import Protocols
+
+# The heavy parts (pandas, pyvisa, pydantic models) are imported only when a session
+# actually uses the bench: every pytest run loads this plugin, most never need them.
 
 _KEY = pytest.StashKey["RigSession"]()
 
@@ -56,6 +58,8 @@ class RigSession:
         self._options: RigOptions | None = None
 
     def options(self) -> RigOptions:
+        from .bench import RigOptions, parse_overrides
+
         if self._options is None:
             opt = self.config.getoption
             station = opt("cryorig_station")
@@ -167,6 +171,11 @@ def pytest_collection_modifyitems(
     declared = [it for it in items if it.get_closest_marker("measures")]
     if not declared:
         return
+    from .instruments.errors import RigError
+    from .limits import LimitsError, load_limits
+    from .protocols import ProtocolError, Protocols
+    from .station import StationError, default_limits_file, load_station
+
     rs = _session(config)
     try:
         opts = rs.options()
@@ -216,6 +225,8 @@ def rig_options(pytestconfig: pytest.Config) -> RigOptions:
 @pytest.fixture(scope="session")
 def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
     """The assembled bench: instruments identified, unit powered, acquisition running."""
+    from .bench import Bench
+
     rs = _session(pytestconfig)
     try:
         b = Bench.bring_up(rs.options())
@@ -287,6 +298,8 @@ def protocols(bench: Bench) -> Protocols:
 
 @pytest.fixture
 def measurements(request: pytest.FixtureRequest, bench: Bench) -> Measurements:
+    from .measure import Measurements
+
     mark = request.node.get_closest_marker("measures")
     names = tuple(mark.args) if mark else ()
     m = Measurements(
@@ -300,7 +313,7 @@ def measurements(request: pytest.FixtureRequest, bench: Bench) -> Measurements:
     return m
 
 
-_MEAS = pytest.StashKey[Measurements]()
+_MEAS = pytest.StashKey["Measurements"]()
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -346,6 +359,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if call.when == "call":
             rs.book.set_outcome(item.nodeid, PASS)
         return
+    from .measure import LimitFailure
+
     exc = call.excinfo.value if call.excinfo else None
     if call.when == "call" and isinstance(exc, LimitFailure):
         rs.book.set_outcome(item.nodeid, FAIL, str(exc).splitlines()[0])

@@ -20,7 +20,11 @@ def spec_ids(text: str) -> list[str]:
 
 
 def test_table_rows_are_parsed() -> None:
-    text = "| ID | requirement |\n|---|---|\n| REQ-AB-01 | x |\n| REQ-CD-12 | y |\nREQ-EF-01 in prose\n"
+    text = (
+        "| ID | requirement |\n|---|---|\n"
+        "| REQ-AB-01 | x |\n| REQ-CD-12 | y |\n"
+        "REQ-EF-01 mentioned in prose\n"
+    )
     assert spec_ids(text) == ["REQ-AB-01", "REQ-CD-12"]
 
 

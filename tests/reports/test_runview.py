@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from reports.runview import (
     PRE_ROLL_S,
     corrected_channel,
     limit_lines,
-    protocol_bands,
+    protocol_marks,
     split_logger,
     trace_test_spans,
     treatment_windows,
@@ -88,10 +91,29 @@ def test_limit_lines_are_the_temperature_limits_of_the_test() -> None:
 
 def test_protocol_band_only_for_the_version_the_run_used() -> None:
     meta = {"extra": {"protocols": {"shock": "shock-4c 1.0.0"}}}
-    (band,) = protocol_bands(meta, "p.py::test_shock")
+    (band,), lines = protocol_marks(meta, "p.py::test_shock")
     assert (band.low, band.centre, band.high) == (3.0, 4.0, 5.0)
-    assert (
-        protocol_bands({"extra": {"protocols": {"shock": "shock-4c 9.9.9"}}}, "x::test_shock") == []
+    assert lines == []
+    other_version = {"extra": {"protocols": {"shock": "shock-4c 9.9.9"}}}
+    assert protocol_marks(other_version, "x::test_shock") == ([], [])
+    assert protocol_marks(meta, "p.py::test_identity") == ([], [])
+    assert protocol_marks({}, "p.py::test_shock") == ([], [])
+
+
+def test_protocol_runs_and_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A protocol of several runs gives the band of the run the test's measurements name;
+    top-level temperature settings become lines."""
+    import rig.protocols
+
+    (tmp_path / "hold.yaml").write_text(
+        "id: hold\nversion: '2.0.0'\nthreshold_c: 2.0\nflag_c: true\n"
+        "runs:\n  - {name: hold4, target_c: 4.0, band_c: 2.0}\n"
+        "  - {name: hold10, target_c: 10.0, band_c: 2.0}\n",
+        encoding="utf-8",
     )
-    assert protocol_bands(meta, "p.py::test_identity") == []
-    assert protocol_bands({}, "p.py::test_shock") == []
+    monkeypatch.setattr(rig.protocols, "PROTOCOL_DIR", tmp_path)
+    meta = {"extra": {"protocols": {"hold": "hold 2.0.0"}}}
+    (band,), (line,) = protocol_marks(meta, "p.py::test_hold_10c", ["hold10.max_deviation"])
+    assert (band.low, band.high) == (8.0, 12.0)
+    assert line.value == 2.0 and line.setting
+    assert protocol_marks(meta, "p.py::test_hold_10c")[0] == []

@@ -1,0 +1,324 @@
+"""``cryorig run``: the station's one command — the whole EOL plan on one unit.
+
+It runs the test plans with pytest underneath (the same plugin, the same record),
+shows each step with live temperatures and a progress bar, ends with a large
+PASS / FAIL / ERROR and the failing requirements, renders the HTML EOL report,
+and exits 0 / 1 / 2. With ``--json`` the last line of stdout is one JSON object
+for the line's MES. A retest of a unit whose last run did not pass is linked to
+that run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.align import Align
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .runbook import ERROR, FAIL, PASS
+
+PLAN_DIR = Path(__file__).resolve().parents[1] / "test_plans"
+EXIT = {PASS: 0, FAIL: 1, ERROR: 2}
+COLOURS = {PASS: "bold white on green", FAIL: "bold white on red", ERROR: "bold black on yellow"}
+
+_BIG = {
+    "P": ["████ ", "█   █", "████ ", "█    ", "█    "],
+    "A": [" ███ ", "█   █", "█████", "█   █", "█   █"],
+    "S": [" ████", "█    ", " ███ ", "    █", "████ "],
+    "F": ["█████", "█    ", "████ ", "█    ", "█    "],
+    "I": ["█████", "  █  ", "  █  ", "  █  ", "█████"],
+    "L": ["█    ", "█    ", "█    ", "█    ", "█████"],
+    "E": ["█████", "█    ", "████ ", "█    ", "█████"],
+    "R": ["████ ", "█   █", "████ ", "█  █ ", "█   █"],
+    "O": [" ███ ", "█   █", "█   █", "█   █", " ███ "],
+}
+
+
+def big_word(word: str) -> str:
+    """The verdict in block letters: an operator reads it from across the line."""
+    return "\n".join("  ".join(_BIG[c][row] for c in word) for row in range(5))
+
+
+@dataclass
+class RunOutcome:
+    serial: str
+    verdict: str
+    requirements: dict[str, str]
+    failed: list[str]
+    run_dir: str | None
+    retest_of: str | None
+    report: str | None = None
+    reason: str | None = None
+    wall_s: float = 0.0
+    virtual_s: float | None = None
+    tests: list[dict[str, Any]] = field(default_factory=list)
+
+    def mes(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial,
+            "verdict": self.verdict,
+            "requirements": self.requirements,
+            "failed": self.failed,
+            "run_dir": self.run_dir,
+            "retest_of": self.retest_of,
+        }
+
+
+def previous_run(out: Path, serial: str) -> tuple[str, str] | None:
+    """(run id, status) of the newest earlier run of ``serial`` under ``out``."""
+    if not out.is_dir():
+        return None
+    best: tuple[str, str] | None = None
+    for meta in out.glob("*/run.json"):
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("unit_serial") != serial:
+            continue
+        run_id = data.get("run_id") or meta.parent.name
+        status = data.get("status", "RUNNING")
+        status = "INCOMPLETE" if status == "RUNNING" else status
+        if best is None or run_id > best[0]:
+            best = (run_id, status)
+    return best
+
+
+class LiveView:
+    """A pytest plugin that draws the run with Rich instead of pytest's own output."""
+
+    def __init__(self, console: Console, serial: str, enabled: bool = True) -> None:
+        self.console = console
+        self.serial = serial
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task("EOL plan", total=1)
+        self.step = "bringing the bench up"
+        self.results: list[tuple[str, str]] = []
+        self.temps: dict[str, float] = {}
+        self.t_virtual = 0.0
+        self.live: Live | None = None
+        self._last_draw = 0.0
+        self._hooked = False
+        self.session: Any = None
+
+    # --- rendering ----------------------------------------------------------------------------
+    def _panel(self) -> Group:
+        t = Table.grid(padding=(0, 2))
+        t.add_row("unit", self.serial, "bench time", f"{self.t_virtual:8.1f} s")
+        labels = (("ref", "ref surface"), ("plate", "plate"), ("reading", "unit reading"))
+        for key, label in labels:
+            v = self.temps.get(key)
+            t.add_row(label, "—" if v is None else f"{v:6.2f} °C", "", "")
+        steps = Table.grid(padding=(0, 1))
+        for name, verdict in self.results[-8:]:
+            style = {"PASS": "green", "FAIL": "red", "ERROR": "yellow"}.get(verdict, "white")
+            steps.add_row(Text(verdict, style=style), name)
+        steps.add_row(Text("…", style="cyan"), self.step)
+        return Group(self.progress, Panel(Group(t, steps), title="cryorig run"))
+
+    def _draw(self, force: bool = False) -> None:
+        if self.live is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_draw > 0.1:
+            self._last_draw = now
+            self.live.update(self._panel())
+
+    # --- pytest hooks ---------------------------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+        if self.enabled:
+            self.live = Live(self._panel(), console=self.console, refresh_per_second=8)
+            self.live.start()
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.progress.update(self.task, total=len(items))
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.step = nodeid.split("::")[-1].removeprefix("test_").replace("_", " ")
+        self._draw(force=True)
+
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        from .plugin import _session
+
+        rs = _session(item.config)
+        if self.live is not None and rs.bench is not None and not self._hooked:
+            rs.bench.clock.on_tick(lambda now, b=rs.bench: self._on_tick(b, now))
+            self._hooked = True
+
+    def _on_tick(self, bench: Any, now: float) -> None:
+        self.t_virtual = now
+        if time.monotonic() - self._last_draw < 0.1:  # redraws are what cost: 10 a second
+            return
+        acq = bench.acq
+        if acq is not None:
+            _, ref = bench.reference_surface(now - 2.0, now)
+            if ref.size:
+                self.temps["ref"] = float(ref[-1])
+            _, plate = acq.channel(104, now - 5.0, now)
+            if plate.size:
+                self.temps["plate"] = float(plate[-1])
+            _, reading, _ = acq.unit_log(now - 5.0, now)
+            if reading.size:
+                self.temps["reading"] = float(reading[-1])
+        self._draw()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            verdict = "PASS" if report.passed else ("SKIP" if report.skipped else "FAIL")
+            if report.failed and report.when == "call":
+                text = str(report.longrepr)
+                verdict = "FAIL" if "LimitFailure" in text else "ERROR"
+            elif report.failed:
+                verdict = "ERROR"
+            self.results.append((report.nodeid.split("::")[-1], verdict))
+            self.progress.advance(self.task)
+            self._draw(force=True)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.step = "done"
+        self._draw(force=True)
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def run_plan(
+    *,
+    serial: str,
+    station: Path | None,
+    unit_profile: Path | None,
+    seed: int,
+    out: Path,
+    operator: str | None,
+    qa_overrides: list[str],
+    plan: Path = PLAN_DIR,
+    console: Console | None = None,
+    live: bool = True,
+    extra_args: list[str] | None = None,
+) -> RunOutcome:
+    """Run the EOL plan on one unit and return its outcome (nothing printed at the end)."""
+    console = console or Console(stderr=True)
+    previous = previous_run(out, serial)
+    retest_of = previous[0] if previous and previous[1] != PASS else None
+    args = [
+        str(plan),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rig",
+        "lab" if station else "sim",
+        "--serial",
+        serial,
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+    ]
+    if station:
+        args += ["--station", str(station)]
+    if unit_profile:
+        args += ["--unit-profile", str(unit_profile)]
+    if operator:
+        args += ["--operator", operator]
+    if retest_of:
+        args += ["--retest-of", retest_of]
+    for ov in qa_overrides:
+        args += ["--qa-override", ov]
+    args += extra_args or []
+    view = LiveView(console, serial, enabled=live)
+    started = time.monotonic()
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = pytest.main(args, plugins=[view])
+    wall = time.monotonic() - started
+    return _outcome(view, code, serial, retest_of, wall, captured.getvalue())
+
+
+def _outcome(
+    view: LiveView, code: int, serial: str, retest_of: str | None, wall: float, output: str
+) -> RunOutcome:
+    from .plugin import _session
+
+    session = view.session
+    rs = _session(session.config) if session is not None else None
+    bench = rs.bench if rs is not None else None
+    if bench is None:
+        reason = (rs.bringup_error if rs is not None else None) or _last_lines(output)
+        return RunOutcome(serial, ERROR, {}, [], None, retest_of, reason=reason, wall_s=wall)
+    verdict = rs.book.status()
+    if code not in (0, 1, 2) and verdict == PASS:  # interrupted, internal error
+        verdict = ERROR
+    return RunOutcome(
+        serial=serial,
+        verdict=verdict,
+        requirements=rs.book.requirement_verdicts(),
+        failed=rs.book.failed_requirements(),
+        run_dir=str(bench.recorder.dir),
+        retest_of=retest_of,
+        reason=rs.book.reason(),
+        wall_s=wall,
+        virtual_s=bench.clock.now(),
+        tests=[
+            {"test": t.nodeid, "verdict": t.verdict, "reason": t.reason}
+            for t in rs.book.tests.values()
+        ],
+    )
+
+
+def _last_lines(text: str, n: int = 6) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:]) or "the plan did not run"
+
+
+def render_report(outcome: RunOutcome) -> str | None:
+    if outcome.run_dir is None:
+        return None
+    from reports.eol import render_eol_report
+
+    return str(render_eol_report(Path(outcome.run_dir)))
+
+
+def print_verdict(console: Console, outcome: RunOutcome) -> None:
+    colour = COLOURS.get(outcome.verdict, "bold")
+    banner = Align.center(Text(big_word(outcome.verdict)))
+    console.print(Panel(banner, style=colour, title=f"unit {outcome.serial}"))
+    if outcome.requirements:
+        table = Table(title="requirements", show_header=True)
+        table.add_column("requirement")
+        table.add_column("verdict")
+        for req, v in outcome.requirements.items():
+            style = {"PASS": "green", "FAIL": "bold red", "ERROR": "yellow"}.get(v, "dim")
+            table.add_row(req, Text(v, style=style))
+        console.print(table)
+    if outcome.failed:
+        console.print(Text(f"failed requirements: {', '.join(outcome.failed)}", style="bold red"))
+    if outcome.verdict == ERROR and outcome.reason:
+        console.print(Text(f"could not decide: {outcome.reason}", style="yellow"))
+    if outcome.retest_of:
+        console.print(f"retest of run {outcome.retest_of}")
+    where = outcome.run_dir or "(no run record: nothing was energized)"
+    console.print(f"record: {where}")
+    if outcome.report:
+        console.print(f"report: {outcome.report}")
+    virt = f", {outcome.virtual_s:.0f} s of bench time" if outcome.virtual_s else ""
+    console.print(f"{outcome.wall_s:.1f} s{virt}")
