@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,13 @@ from .runview import (
     valve_intervals,
 )
 
-__all__ = ["REPORT_NAME", "render_eol_report", "render_fleet_report"]
+__all__ = [
+    "REPORT_NAME",
+    "eol_context",
+    "fleet_context",
+    "render_eol_report",
+    "render_fleet_report",
+]
 
 REPORT_NAME = "report.html"
 REF_CHANNEL = 101
@@ -478,13 +484,23 @@ def _overview_figure(
     return {"title": "Whole run", "caption": caption, "uri": plots.data_uri(png)}
 
 
+def _guarded(title: str, draw: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """A figure, or a note saying why it could not be drawn: a record damaged in some
+    unforeseen way must cost one picture, never the report (which is most needed for
+    exactly such runs)."""
+    try:
+        return draw()
+    except Exception as exc:  # any failure of one plot; the tables still render
+        return {"title": title, "caption": f"could not be drawn: {type(exc).__name__}: {exc}"}
+
+
 def _figures(run: RunData) -> list[dict[str, str]]:
     if not run.samples:
         return []
     channels = split_logger(run.samples.get("logger"))
     windows = treatment_windows(run.trace, _last_sample_time(run))
-    figures = [_window_figure(run, channels, w) for w in windows]
-    figures.append(_overview_figure(run, channels, windows))
+    figures = [_guarded(w.title, lambda w=w: _window_figure(run, channels, w)) for w in windows]
+    figures.append(_guarded("Whole run", lambda: _overview_figure(run, channels, windows)))
     return figures
 
 

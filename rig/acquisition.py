@@ -158,10 +158,14 @@ class Acquisition:
     def unit_poll_s(self) -> float:
         return self._rates.unit_s
 
-    def fast(self, on: bool) -> None:
+    def fast(self, on: bool, *, supply_s: float | None = None) -> None:
         """Poll at the fast rates (treatments: valve current, short blocks) or the slow
-        ones (waits: settling, where a block every few seconds is plenty)."""
-        self._rates = self.fast_rates if on else self.slow
+        ones (waits: settling, where a block every few seconds is plenty); a treatment
+        that does not judge the current may read the supply back less often."""
+        rates = self.fast_rates if on else self.slow
+        if on and supply_s is not None:
+            rates = PollRates(rates.logger_s, supply_s, rates.unit_s)
+        self._rates = rates
         now = self.clock.now()
         self._next_supply = min(self._next_supply, now + self.supply_poll_s)
         self._next_logger = min(self._next_logger, now + self.logger_poll_s)

@@ -449,7 +449,7 @@ class Bench:
         """Run the logger at another scan (e.g. 50 Hz during a treatment), then restore."""
         assert self.acq is not None
         self.acq.set_scan(_plan(settings))
-        self.acq.fast(True)
+        self.acq.fast(True, supply_s=settings.supply_s)
         try:
             yield
         finally:
@@ -476,7 +476,7 @@ class Bench:
             )
         return current
 
-    def wait_cooling_end(self, timeout_s: float) -> str:
+    def wait_cooling_end(self, timeout_s: float, *, poll_s: float = 1.0) -> str:
         """Wait until the unit is no longer cooling (valve closed and not in a treatment);
         its state then (SERVICE after service cooling that timed out, CUTOFF, FAULT …)."""
         seen: dict[str, str] = {}

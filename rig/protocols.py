@@ -30,6 +30,8 @@ class ScanSettings(_Strict):
     channels_v: list[int] = Field(default_factory=list)
     interval_s: float = Field(gt=0.0009, le=3600)
     nplc: float = Field(default=0.2, gt=0)
+    supply_s: float | None = Field(default=None, gt=0, le=60)
+    """Supply read-back period during this scan (default: the bench's fast rate)."""
 
 
 class SupplySettings(_Strict):

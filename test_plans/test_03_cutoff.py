@@ -48,7 +48,7 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         clock.sleep(0.5)
         unit.enter_service()
         unit.service_cool(p.cool_max_s)
-        state = bench.wait_cooling_end(p.cutoff_timeout_s)
+        state = bench.wait_cooling_end(p.cutoff_timeout_s, poll_s=0.25)
         refused = False
         if state == "CUTOFF":  # at once, while the spot is still cold
             try:

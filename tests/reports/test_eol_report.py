@@ -204,3 +204,18 @@ def test_text_from_the_record_is_escaped(tmp_path: Path) -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "a &amp; b" in html
+
+
+def test_a_figure_that_cannot_be_drawn_costs_only_that_figure(
+    runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reports.plots
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise ValueError("damaged samples")
+
+    monkeypatch.setattr(reports.plots, "treatment_figure", broken)
+    html = render_eol_report(runs["weak"], out=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "could not be drawn: ValueError: damaged samples" in html
+    assert html.count(IMG) == 1  # the whole-run overview still drawn
+    assert 'data-name="shock.time_to_target_band"' in html
