@@ -165,6 +165,9 @@ class Acquisition:
         rates = self.fast_rates if on else self.slow
         if on and supply_s is not None:
             rates = PollRates(rates.logger_s, supply_s, rates.unit_s)
+        if on and self._rates is self.slow and self._unit_anchor is not None:
+            # The unit's log is recorded from here (see poll_unit): start at "now".
+            self._unit_log_since = max(self._unit_log_since, self._unit_ms_now())
         self._rates = rates
         now = self.clock.now()
         self._next_supply = min(self._next_supply, now + self.supply_poll_s)
@@ -285,13 +288,27 @@ class Acquisition:
         self._next_unit = after + self.unit_poll_s
         self._trace("unit_anchor", rig_t=self._unit_anchor[0], unit_ms=ms)
 
+    def _unit_ms_now(self) -> int:
+        assert self._unit_anchor is not None
+        t_rig, ms0 = self._unit_anchor
+        return ms0 + int((self.clock.now() - t_rig) * 1000.0)
+
     def unit_time(self, ms: int) -> float:
         assert self._unit_anchor is not None
         t_rig, ms0 = self._unit_anchor
         return t_rig + (ms - ms0) / 1000.0
 
     def poll_unit(self) -> None:
+        """The unit's events always; its 10 Hz log while polling fast (treatments).
+
+        Between treatments the unit idles and its log is a flat line: paging it
+        20 rows at a time would cost a transaction every 2 s of bench time for
+        nothing, so the log is recorded from the moment fast polling starts.
+        """
         if self._unit_anchor is None:
+            return
+        if self._rates is self.slow:
+            self._poll_events()
             return
         rows = self.unit.all_log(self._unit_log_since)
         if rows:
@@ -299,6 +316,9 @@ class Acquisition:
                 [(self.unit_time(r.ms), r.ms, r.reading_c, int(r.valve)) for r in rows]
             )
             self._unit_log_since = rows[-1].ms + 1
+        self._poll_events()
+
+    def _poll_events(self) -> None:
         last_ms, held = self._unit_event_seen
         events = self.unit.all_events(last_ms)  # oldest first, all with ms >= last_ms
         fresh = events[held:]

@@ -138,6 +138,58 @@ def run(
     raise typer.Exit(EXIT.get(outcome.verdict, 2))
 
 
+@app.command("fleet")
+def fleet(
+    units: Annotated[int, typer.Option("--units", help="Nominal units from the spread.")] = 400,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first nominal unit.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Parallel units (default: CPU count).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the study goes.")] = Path("fleet"),
+    as_json: Annotated[bool, typer.Option("--json", help="Last stdout line: the summary.")] = False,
+) -> None:
+    """Nominal units plus every catalog defect through the real EOL plan, in parallel:
+    detections, false rejects, Cpk, cycle time; printed and saved as HTML."""
+    import datetime as dt
+    import json as _json
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from rig.fleet import default_workers, study
+    from rig.fleet_view import print_summary
+
+    console = Console(stderr=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    where = out / f"fleet-{stamp}-n{units}-s{seed}"
+    n_workers = workers or default_workers()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"fleet of {units} + catalog on {n_workers} workers", total=None)
+
+        def progress(res, done: int, total: int) -> None:
+            bar.update(
+                task,
+                total=total,
+                completed=done,
+                description=f"{res.unit.serial:16s} {res.verdict:5s}",
+            )
+
+        summary = study(units, seed, where / "runs", n_workers, progress)
+    (where / "summary.json").write_text(_json.dumps(summary, indent=2, default=str))
+    from reports.eol import render_fleet_report
+
+    report = render_fleet_report(summary, where / "report.html")
+    print_summary(console, summary)
+    console.print(f"report: {report}")
+    if as_json:
+        brief = {k: summary[k] for k in ("units", "seed", "escapes", "wall_s")}
+        brief["false_reject_rate"] = summary["nominal"]["rate"]
+        brief["cycle_mean_s"] = summary["cycle"]["mean_s"]
+        brief["report"] = str(report)
+        typer.echo(_json.dumps(brief))
+    raise typer.Exit(0 if summary["escapes"] == 0 else 1)
+
+
 def main() -> None:
     app(prog_name="cryorig")
 

@@ -75,6 +75,7 @@ class RigSession:
                 qa_overrides=parse_overrides(opt("cryorig_qa_override")),
                 retest_of=opt("cryorig_retest_of"),
                 sim_attach=Path(attach) if (attach := opt("cryorig_sim_attach")) else None,
+                fixed_settle_s=opt("cryorig_fixed_settle"),
             )
         return self._options
 
@@ -133,6 +134,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run although ITEM's calibration is overdue; recorded as a deviation",
     )
     g.addoption("--retest-of", dest="cryorig_retest_of", default=None, metavar="RUN_ID")
+    g.addoption(
+        "--fixed-settle",
+        dest="cryorig_fixed_settle",
+        type=float,
+        default=None,
+        metavar="S",
+        help="settle the phantom by a fixed wait of S seconds instead of detecting it "
+        "(the cycle-time reference)",
+    )
     g.addoption(
         "--sim-attach",
         dest="cryorig_sim_attach",

@@ -44,6 +44,8 @@ class StageSettings(_Strict):
     surface_to_plate_gain: float = Field(gt=0.1, le=1.0)
     initial_offset_c: float = Field(ge=-10, le=10)
     surface_gain: float = Field(ge=0, le=20)
+    slope_gain: float = Field(ge=0, le=60)
+    slope_window_s: float = Field(gt=0, le=120)
     control_period_s: float = Field(gt=0, le=60)
     boost_c: float = Field(ge=0, le=30)
     boost_check_s: float = Field(gt=0, le=60)

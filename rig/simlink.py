@@ -94,6 +94,12 @@ class SimControl:
     def power(self, on: bool) -> None:
         self._ok("POWER RESTORE" if on else "POWER CUT")
 
+    def reset(
+        self, seed: int, profile: str | Path | None = None, serial: str | None = None
+    ) -> None:
+        """A fresh bench with a new unit in the same process (see the server's RESET)."""
+        self._ok(f"RESET {seed} {profile or '-'} {serial or '-'}")
+
     def alive(self) -> bool:
         try:
             self.control("TIME?")

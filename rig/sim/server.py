@@ -34,7 +34,7 @@ from typing import TextIO
 from .bench import SimBench
 from .instruments.line import LineSplitter
 from .noise import RandomStream
-from .profile import UnitProfile, load_profile
+from .profile import ProfileError, UnitProfile, load_profile
 from .timebase import US_PER_S, seconds_to_us, us_to_seconds_text
 
 RESOURCES = ("logger", "supply", "stage", "device")
@@ -187,7 +187,15 @@ class DeviceSocketConnection(asyncio.Protocol):
     def __init__(self, server: BenchServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.link = server.bench.unit.link("socket")
+        self._writer: FaultyWriter | None = None
+
+    @property
+    def link(self):
+        """The present unit's socket link (a RESET puts another unit on the bench)."""
+        link = self.server.bench.unit.link("socket")
+        if self._writer is not None:
+            link.send = self._writer
+        return link
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -196,12 +204,14 @@ class DeviceSocketConnection(asyncio.Protocol):
             return
         self.transport = transport
         self.server.connections["device"].add(self)
-        self.link.send = FaultyWriter(self.server, "device", transport.write, 2)
+        self._writer = FaultyWriter(self.server, "device", transport.write, 2)
+        self.link.send = self._writer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections["device"].discard(self)
         if self.transport is not None:
-            self.link.send = lambda data: None
+            self._writer = None
+            self.server.bench.unit.link("socket").send = lambda data: None
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -228,8 +238,14 @@ class PtyPort:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self._out = bytearray()
-        self.link = server.bench.unit.link("pty")
-        self.link.send = FaultyWriter(server, "device", self._write, 2)
+        self._writer = FaultyWriter(server, "device", self._write, 2)
+
+    @property
+    def link(self):
+        """The present unit's pty link (a RESET puts another unit on the bench)."""
+        link = self.server.bench.unit.link("pty")
+        link.send = self._writer
+        return link
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.add_reader(self.master, self._readable)
@@ -469,6 +485,42 @@ class BenchServer:
         self.bench.power_cut(what == "CUT")
         return "OK"
 
+    def _reset(self, args: list[str]) -> str:
+        """``RESET <seed> [<profile file>|- [<serial>]]``: a fresh bench in this process.
+
+        Everything restarts as ``cryorig sim serve`` would start it (virtual time 0,
+        phantom at room temperature, instruments at power-on, a new unit) while the
+        ports, the pty and this control connection stay; instrument and device
+        connections are closed, as a bench power cycle would drop them. Used to put
+        the next unit on the bench without starting a process (the fleet study).
+        """
+        if not 1 <= len(args) <= 3:
+            raise ValueError("usage: RESET <seed> [<profile file>|- [<serial>|-]]")
+        try:
+            seed = int(args[0])
+        except ValueError:
+            raise ValueError(f"seed {args[0]!a} is not an integer") from None
+        path = None if len(args) < 2 or args[1] == "-" else Path(args[1])
+        serial = None if len(args) < 3 or args[2] == "-" else args[2]
+        try:
+            profile = load_profile(path, seed, serial)
+        except ProfileError as exc:
+            raise ValueError(str(exc).replace("\n", "; ")) from None
+        for resource in RESOURCES:
+            for conn in list(self.connections[resource]):
+                conn.drop()
+        self.faults = {r: FaultMode() for r in RESOURCES}
+        self._fault_rngs.clear()
+        self.bench = SimBench(profile, seed)
+        self.instruments = {
+            "logger": self.bench.logger,
+            "supply": self.bench.supply,
+            "stage": self.bench.stage,
+        }
+        self._wall_start = self.loop.time()
+        self._virtual_start_us = 0
+        return "OK"
+
     def _quit(self, args: list[str]) -> str:
         self.request_stop()
         return "OK"
@@ -516,6 +568,7 @@ _CONTROL: dict[str, Callable[[BenchServer, list[str]], str]] = {
     "TRUE?": BenchServer._true,
     "FAULT": BenchServer._fault,
     "POWER": BenchServer._power,
+    "RESET": BenchServer._reset,
     "QUIT": BenchServer._quit,
 }
 

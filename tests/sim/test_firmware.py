@@ -7,6 +7,8 @@ covered by the acceptance tests that go through pyserial.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rig.shared.service_frame import FrameError, crc16_ccitt_false, decode_frame, encode_frame
@@ -233,17 +235,22 @@ def test_shock_only_from_idle(u: UnitHarness) -> None:
 
 def test_hold_regulates_then_ends(u: UnitHarness) -> None:
     assert u.cmd("HOLD 10 2 #1") == "OK"
+    assert u.unit.drive_on  # full jet while far above the target
     u.bench.spot_c = 9.0
-    u.advance(1.0)
+    u.advance(0.5)
     assert ("hold_start", "10.00") in events(u)
-    assert not u.unit.drive_on
-    u.bench.spot_c = 11.5  # warmer than target + 0.5: reopen
-    u.advance(0.5)
-    assert u.unit.drive_on
+    assert not u.unit.drive_on  # below target: duty 0
+    u.bench.spot_c = 11.5  # warmer than the target: the valve is duty-cycled
+    drive = []
+    for _ in range(25):
+        u.advance(0.02)
+        drive.append(u.unit.drive_on)
+    assert 0 < sum(drive) < len(drive)  # on part of each 100 ms period, off the rest
+    assert sum(a != b for a, b in itertools.pairwise(drive)) >= 6
     u.bench.spot_c = 9.0
-    u.advance(0.5)
+    u.advance(0.3)
     assert not u.unit.drive_on
-    u.advance(1.2)
+    u.advance(1.5)
     assert state(u)[0] == "IDLE"
     assert ("treatment_end", "hold_done") in events(u)
 

@@ -20,8 +20,11 @@ Where ``service-port.md`` is silent the choices are written here and in
   cutoff, the max-open timer nor a fault ended it first;
 * an injected sensor fault (``SVC FAULT``) is latched at the next tick and then
   consumed; overrides and injections end when SERVICE is left;
-* HOLD regulates by hysteresis on the corrected reading: close at the target,
-  reopen at target + 0.2 °C, with 40 ms minimum off time to spare the valve.
+* HOLD cools at full jet until the reading is within 2 °C of the target, then
+  duty-cycles the valve: a PI controller on the corrected reading sets the duty of
+  a PWM with a period of 5 control ticks (100 ms nominal); the hold timer starts
+  when the reading first reaches the target. The PWM's valve edges are not
+  events (the 10 Hz log shows the valve); the event log keeps the treatment's own.
 """
 
 from __future__ import annotations
@@ -46,8 +49,14 @@ LOG_PERIOD_MS = 100
 EVENT_CAPACITY = 512
 LOG_CAPACITY = 6000  # ten minutes at 10 Hz
 MAX_ROWS = 20
-HOLD_REOPEN_ABOVE_C = 0.2
-HOLD_MIN_OFF_US = 40_000
+HOLD_APPROACH_C = 2.0
+"""HOLD cools at full jet until the reading is this close to the target, then modulates."""
+HOLD_PWM_TICKS = 5
+"""Valve PWM period in control ticks (100 ms at the nominal 20 ms)."""
+HOLD_KP = 0.3
+"""Duty per °C of reading above target."""
+HOLD_KI = 0.2
+"""Duty per °C·s of accumulated error."""
 SENSOR_RANGE_C = (-20.0, 60.0)
 UV_RECOVER_HYSTERESIS_V = 0.5
 FACTORY_CAL = (1_000_000, 0, "2000-01-01", "FACTORY")  # gain µ-units, offset 1e-4 °C
@@ -190,6 +199,10 @@ class Firmware:
         self.treat_limit_us = 0
         self.hold_started_us: int | None = None
         self.hold_us = 0
+        self.hold_modulating = False
+        self.hold_tick = 0
+        self.hold_integral = 0.0
+        self.hold_on_ticks = 0
         self.svc_cooling = False
         self.valve_opened_us = 0
         self.valve_closed_us = -(10**12)
@@ -325,23 +338,26 @@ class Firmware:
             self._event(t_us, "svc_cool_end", "timeout")
 
     def _regulate(self, t_us: int, reading: float) -> None:
-        if self.hold_started_us is None:
-            if reading <= self.target_c:
-                self.hold_started_us = t_us
-                self._event(t_us, "hold_start", f"{self.target_c:.2f}")
-                self._valve(t_us, False)
-            return
-        if t_us - self.hold_started_us >= self.hold_us:
+        if self.hold_started_us is None and reading <= self.target_c:
+            self.hold_started_us = t_us
+            self._event(t_us, "hold_start", f"{self.target_c:.2f}")
+        if self.hold_started_us is not None and t_us - self.hold_started_us >= self.hold_us:
             self._finish(t_us, "hold_done")
             return
-        if self.valve and reading <= self.target_c:
-            self._valve(t_us, False)
-        elif (
-            not self.valve
-            and reading >= self.target_c + HOLD_REOPEN_ABOVE_C
-            and t_us - self.valve_closed_us >= HOLD_MIN_OFF_US
-        ):
-            self._valve(t_us, True)
+        if not self.hold_modulating:
+            if reading > self.target_c + HOLD_APPROACH_C:
+                return  # still cooling down at full jet
+            self.hold_modulating = True
+            self.hold_tick = 0
+        if self.hold_tick % HOLD_PWM_TICKS == 0:
+            error = reading - self.target_c
+            period_s = HOLD_PWM_TICKS * self._period_us / 1e6
+            integral = self.hold_integral + HOLD_KI * error * period_s
+            self.hold_integral = min(max(integral, -1.0), 2.0)
+            duty = min(max(HOLD_KP * error + self.hold_integral, 0.0), 1.0)
+            self.hold_on_ticks = round(duty * HOLD_PWM_TICKS)
+        self._valve(t_us, self.hold_tick % HOLD_PWM_TICKS < self.hold_on_ticks)
+        self.hold_tick += 1
 
     def _finish(self, t_us: int, why: str) -> None:
         self._valve(t_us, False)
@@ -370,10 +386,12 @@ class Firmware:
         self.hw.set_valve_drive(t_us, on)
         if on:
             self.valve_opened_us = t_us
-            self._event(t_us, "valve_open")
         else:
             self.valve_closed_us = t_us
-            self._event(t_us, "valve_close")
+        # The PWM of a HOLD switches the valve ten times a second; its edges are in the
+        # 10 Hz log, the event log keeps the treatment's own transitions.
+        if not (self.state == State.HOLD and self.hold_modulating):
+            self._event(t_us, "valve_open" if on else "valve_close")
 
     def power_lost(self, t_us: int) -> None:
         """The supply went away: the coil loses its drive with the MCU."""
@@ -498,12 +516,14 @@ class Firmware:
     def _rows(self, args: list[str], source: deque, fmt: Callable[[tuple], str]) -> str:
         self._nargs(args, 1)
         since = _parse_uint(args[0], "since_ms", 0xFFFFFFFF)
-        rows = []
-        for entry in source:
-            if entry[0] >= since:
-                rows.append(fmt(entry))
-                if len(rows) == MAX_ROWS:
-                    break
+        # Entries are in time order and hosts ask for recent ones: walk back from the
+        # newest to the first one older than ``since`` instead of scanning the buffer.
+        newer: list[tuple] = []
+        for entry in reversed(source):
+            if entry[0] < since:
+                break
+            newer.append(entry)
+        rows = [fmt(e) for e in reversed(newer[-MAX_ROWS:])] if newer else []
         return f"OK {len(rows)}" + "".join(";" + r for r in rows)
 
     def cmd_events(self, args: list[str], t_us: int, reply: Callable[[str], None]) -> str:
@@ -567,6 +587,8 @@ class Firmware:
         self.target_c = target
         self.hold_us = round(hold_s * 1e6)
         self.hold_started_us = None
+        self.hold_modulating = False
+        self.hold_integral = 0.0
         self._set_state(t_us, State.HOLD)
         self._start_cooling(t_us, 1e6)
         return "OK"

@@ -1,0 +1,351 @@
+"""``cryorig fleet``: the rig judged by what it is for — stopping bad units, passing good ones.
+
+N simulated units drawn from the nominal manufacturing spread plus every defect
+profile of the catalog go through the real EOL plan (pytest, the plugin, PyVISA,
+pyserial, the simulated bench), in parallel across cores. The study reports:
+
+* the confusion table: each defect detected or escaped, and which requirement
+  caught it (detected = the unit FAILED on at least one requirement its profile
+  says it breaks);
+* the false-reject rate on nominal units (a FAIL of a good unit; an ERROR is
+  counted apart: it is a retest, not a reject);
+* the capability (Cpk) of each key measurement against its limits;
+* the EOL cycle time in virtual time with its breakdown per step, next to the
+  same steps with fixed conservative waits instead of detected settling.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from .sim.profile import catalog, load_profile
+
+KEY_MEASUREMENTS = (
+    "shock.time_to_target_band",
+    "shock.min_surface",
+    "shock.drop_in_30s",
+    "shock.rate_30_to_10",
+    "hold4.max_deviation",
+    "hold10.max_deviation",
+    "cutoff.close_latency",
+    "safety.min_surface_cutoff",
+    "sensor.f01_close_latency",
+    "power.uv_close_latency",
+    "maxopen.duration",
+    "power.idle_current",
+    "power.valve_open_current",
+)
+
+FIXED_SETTLE_S = 900.0
+"""A conservative fixed wait for the phantom to settle (six of its ~150 s time
+constants), the comparison the detected settling is measured against."""
+
+
+@dataclass(frozen=True)
+class FleetUnit:
+    serial: str
+    seed: int
+    profile: str | None = None
+    name: str = "nominal"
+    breaks: tuple[str, ...] = ()
+    fixed_settle_s: float | None = None
+
+    @property
+    def nominal(self) -> bool:
+        return self.profile is None
+
+
+@dataclass
+class UnitResult:
+    unit: FleetUnit
+    verdict: str
+    requirements: dict[str, str]
+    failed: list[str]
+    run_dir: str | None
+    wall_s: float
+    virtual_s: float | None
+    steps: dict[str, float] = field(default_factory=dict)
+    """Virtual seconds spent in each test of the plan."""
+    values: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def plan_units(n: int, seed: int) -> list[FleetUnit]:
+    """N nominal units (seeds seed…seed+N−1) and every catalog defect (seed ``seed``)."""
+    units = [FleetUnit(f"SIM-N-{i + 1:04d}", seed + i) for i in range(n)]
+    for name, path in catalog().items():
+        prof = load_profile(path, seed)
+        units.append(FleetUnit(prof.serial, seed, str(path), name, tuple(prof.breaks)))
+    return units
+
+
+_WORKER_BENCH: Any = None
+
+
+def _worker_bench(out: Path) -> tuple[Any, Path]:
+    """This worker's simulated bench, started once and reset for every unit: a fresh
+    bench per unit as ``cryorig sim serve`` would give, without a process start."""
+    global _WORKER_BENCH
+    if _WORKER_BENCH is None:
+        import atexit
+
+        from .simlink import SimBenchProcess
+
+        _WORKER_BENCH = SimBenchProcess.start(seed=0)
+        atexit.register(_WORKER_BENCH.close)
+    resources = out / f".bench-{os.getpid()}.json"
+    resources.write_text(json.dumps(_WORKER_BENCH.resources) + "\n")
+    return _WORKER_BENCH, resources
+
+
+def run_unit(unit: FleetUnit, out: str) -> UnitResult:
+    """One unit through the real plan, in this process (the fleet's worker function)."""
+    from rich.console import Console
+
+    from .runner import run_plan
+
+    sim, resources = _worker_bench(Path(out))
+    profile_serial = load_profile(unit.profile, unit.seed).serial if unit.profile else None
+    sim.reset(unit.seed, unit.profile, None if profile_serial else unit.serial)
+    extra = ["--sim-attach", str(resources)]
+    if unit.fixed_settle_s is not None:
+        extra += ["--fixed-settle", str(unit.fixed_settle_s)]
+    outcome = run_plan(
+        serial=unit.serial,
+        station=None,
+        unit_profile=Path(unit.profile) if unit.profile else None,
+        seed=unit.seed,
+        out=Path(out),
+        operator="fleet",
+        qa_overrides=[],
+        console=Console(file=open(os.devnull, "w"), stderr=False),  # noqa: SIM115
+        live=False,
+        extra_args=extra,
+    )
+    result = UnitResult(
+        unit=unit,
+        verdict=outcome.verdict,
+        requirements=outcome.requirements,
+        failed=outcome.failed,
+        run_dir=outcome.run_dir,
+        wall_s=outcome.wall_s,
+        virtual_s=outcome.virtual_s,
+        reason=outcome.reason,
+    )
+    if outcome.run_dir:
+        result.steps, result.values = _from_record(Path(outcome.run_dir))
+    return result
+
+
+def _from_record(run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    steps: dict[str, float] = {}
+    starts: dict[str, float] = {}
+    trace = run_dir / "trace.jsonl"
+    for line in trace.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        kind = e.get("kind")
+        if kind == "test_start":
+            starts[e["test"]] = e["t"]
+        elif kind == "test_end" and e.get("test") in starts:
+            name = e["test"].split("::")[-1]
+            steps[name] = e["t"] - starts[e["test"]]
+    values: dict[str, float] = {}
+    for line in (run_dir / "measurements.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        v = m.get("value")
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        values[m["name"]] = float(v)
+    return steps, values
+
+
+def run_fleet(
+    units: Sequence[FleetUnit],
+    out: Path,
+    *,
+    workers: int,
+    progress: Callable[[UnitResult, int, int], None] | None = None,
+) -> list[UnitResult]:
+    """Every unit through the plan, ``workers`` at a time (one worker process each)."""
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[UnitResult] = []
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_unit, u, str(out)): u for u in units}
+        for fut in as_completed(futures):
+            u = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # a worker that died: the unit could not be decided
+                res = UnitResult(u, "ERROR", {}, [], None, 0.0, None, reason=repr(exc))
+            results.append(res)
+            if progress is not None:
+                progress(res, len(results), len(units))
+    return results
+
+
+# --- the study ----------------------------------------------------------------------------------
+def _cpk(values: list[float], low: float | None, high: float | None) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) < 2:
+        return None
+    mean = statistics.fmean(finite)
+    sd = statistics.stdev(finite)
+    if sd == 0:
+        return math.inf
+    sides = []
+    if high is not None:
+        sides.append((high - mean) / (3 * sd))
+    if low is not None:
+        sides.append((mean - low) / (3 * sd))
+    return min(sides) if sides else None
+
+
+def summarize(
+    results: Sequence[UnitResult],
+    *,
+    limits: Any,
+    seed: int,
+    wall_s: float,
+    workers: int,
+    fixed: UnitResult | None = None,
+) -> dict[str, Any]:
+    nominal = [r for r in results if r.unit.nominal and r.unit.fixed_settle_s is None]
+    defects = [r for r in results if not r.unit.nominal]
+    confusion = []
+    for r in sorted(defects, key=lambda r: r.unit.name):
+        caught = [req for req in r.failed if req in r.unit.breaks]
+        confusion.append(
+            {
+                "profile": r.unit.name,
+                "serial": r.unit.serial,
+                "breaks": list(r.unit.breaks),
+                "verdict": r.verdict,
+                "failed": r.failed,
+                "detected": r.verdict == "FAIL" and bool(caught),
+                "caught_by": caught,
+                "run_dir": r.run_dir,
+            }
+        )
+    rejected = [r for r in nominal if r.verdict == "FAIL"]
+    errored = [r for r in nominal if r.verdict == "ERROR"]
+    cpk = []
+    for name in KEY_MEASUREMENTS:
+        try:
+            lim = limits[name]
+        except Exception:
+            continue
+        vals = [r.values[name] for r in nominal if name in r.values]
+        finite = [v for v in vals if math.isfinite(v)]
+        if not finite:
+            continue
+        cpk.append(
+            {
+                "name": name,
+                "req": lim.req,
+                "unit": lim.unit,
+                "n": len(finite),
+                "mean": statistics.fmean(finite),
+                "sd": statistics.stdev(finite) if len(finite) > 1 else 0.0,
+                "low": lim.low,
+                "high": lim.high,
+                "cpk": _cpk(finite, lim.low, lim.high),
+                "values": finite,
+            }
+        )
+    cycles = [r.virtual_s for r in nominal if r.virtual_s]
+    steps: dict[str, list[float]] = {}
+    for r in nominal:
+        for k, v in r.steps.items():
+            steps.setdefault(k, []).append(v)
+    mean_cycle = statistics.fmean(cycles) if cycles else None
+    cycle = {
+        "mean_s": mean_cycle,
+        "p95_s": sorted(cycles)[int(0.95 * (len(cycles) - 1))] if cycles else None,
+        "steps": [{"test": k, "mean_s": statistics.fmean(v)} for k, v in steps.items()],
+        "fixed_wait_s": fixed.virtual_s if fixed else None,
+        "fixed_settle_each_s": fixed.unit.fixed_settle_s if fixed else None,
+        "ratio": (mean_cycle / fixed.virtual_s)
+        if (fixed and fixed.virtual_s and mean_cycle)
+        else None,
+        "units_per_hour": 3600.0 / mean_cycle if mean_cycle else None,
+    }
+    return {
+        "units": len(nominal),
+        "seed": seed,
+        "workers": workers,
+        "wall_s": wall_s,
+        "confusion": confusion,
+        "escapes": sum(not c["detected"] for c in confusion),
+        "nominal": {
+            "units": len(nominal),
+            "false_rejects": len(rejected),
+            "rate": len(rejected) / len(nominal) if nominal else None,
+            "errors": len(errored),
+            "rejected": [
+                {"serial": r.unit.serial, "failed": r.failed, "run_dir": r.run_dir}
+                for r in rejected
+            ],
+            "errored": [
+                {"serial": r.unit.serial, "reason": r.reason, "run_dir": r.run_dir} for r in errored
+            ],
+        },
+        "cpk": cpk,
+        "cycle": cycle,
+        "results": [
+            {
+                **asdict(r.unit),
+                "verdict": r.verdict,
+                "failed": r.failed,
+                "run_dir": r.run_dir,
+                "virtual_s": r.virtual_s,
+                "wall_s": r.wall_s,
+            }
+            for r in results
+        ],
+    }
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def study(
+    n: int,
+    seed: int,
+    out: Path,
+    workers: int,
+    progress: Callable[[UnitResult, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """The whole study: the fleet, the fixed-wait reference unit, the summary."""
+    from .limits import load_limits
+    from .station import default_limits_file
+
+    units = plan_units(n, seed)
+    units.append(
+        FleetUnit(
+            "SIM-FIXED-0001", seed, fixed_settle_s=FIXED_SETTLE_S, name="fixed-wait reference"
+        )
+    )
+    started = time.monotonic()
+    results = run_fleet(units, out, workers=workers, progress=progress)
+    wall = time.monotonic() - started
+    fixed = next((r for r in results if r.unit.fixed_settle_s is not None), None)
+    limits = load_limits(default_limits_file())
+    return summarize(results, limits=limits, seed=seed, wall_s=wall, workers=workers, fixed=fixed)

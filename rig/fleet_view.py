@@ -1,0 +1,72 @@
+"""The fleet study on the terminal (Rich tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def _f(v: Any, spec: str = ".3g") -> str:
+    if v is None:
+        return "—"
+    try:
+        return format(v, spec)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def print_summary(console: Console, s: dict[str, Any]) -> None:
+    t = Table(title="defect detection")
+    for col in ("profile", "breaks", "verdict", "caught by", "detected"):
+        t.add_column(col)
+    for c in s["confusion"]:
+        ok = c["detected"]
+        t.add_row(
+            c["profile"],
+            ", ".join(c["breaks"]),
+            c["verdict"],
+            ", ".join(c["caught_by"]) or ", ".join(c["failed"]) or "—",
+            Text("yes" if ok else "ESCAPED", style="green" if ok else "bold red"),
+        )
+    console.print(t)
+    n = s["nominal"]
+    rate = n["rate"]
+    console.print(
+        f"nominal units: {n['units']}, false rejects: {n['false_rejects']} "
+        f"({_f(100 * rate if rate is not None else None, '.2f')} %), errors: {n['errors']}"
+    )
+    cp = Table(title="capability (nominal units)")
+    for col in ("measurement", "REQ", "n", "mean", "sd", "limits", "Cpk"):
+        cp.add_column(col)
+    for c in s["cpk"]:
+        lim = f"{_f(c['low'])} … {_f(c['high'])} {c['unit']}"
+        cpk = c["cpk"]
+        style = "green" if cpk is not None and cpk >= 1.33 else "yellow"
+        cp.add_row(
+            c["name"],
+            c["req"],
+            str(c["n"]),
+            _f(c["mean"], ".4g"),
+            _f(c["sd"], ".3g"),
+            lim,
+            Text(_f(cpk, ".2f"), style=style),
+        )
+    console.print(cp)
+    cy = s["cycle"]
+    ct = Table(title="EOL cycle time (virtual)")
+    ct.add_column("step")
+    ct.add_column("mean s", justify="right")
+    for st in cy["steps"]:
+        ct.add_row(st["test"], _f(st["mean_s"], ".0f"))
+    console.print(ct)
+    console.print(
+        f"cycle: mean {_f(cy['mean_s'], '.0f')} s, p95 {_f(cy['p95_s'], '.0f')} s; "
+        f"fixed-wait plan {_f(cy['fixed_wait_s'], '.0f')} s; ratio {_f(cy['ratio'], '.2f')}; "
+        f"{_f(cy['units_per_hour'], '.1f')} units/h"
+    )
+    console.print(
+        f"wall time {s['wall_s']:.0f} s on {s['workers']} workers; escapes: {s['escapes']}"
+    )
