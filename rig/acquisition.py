@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .clock import Clock
+from .instruments import steps
 from .instruments.errors import RigError
 
 
@@ -216,7 +217,8 @@ class Acquisition:
     def _tick(self, now: float) -> None:
         self.polling = True
         try:
-            self._poll(now)
+            with steps.muted():  # routine polls: their data is the record, not the trace
+                self._poll(now)
         finally:
             self.polling = False
 

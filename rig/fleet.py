@@ -103,6 +103,7 @@ def _worker_bench(out: Path) -> tuple[Any, Path]:
 
         _WORKER_BENCH = SimBenchProcess.start(seed=0)
         atexit.register(_WORKER_BENCH.close)
+    out.mkdir(parents=True, exist_ok=True)
     resources = out / f".bench-{os.getpid()}.json"
     resources.write_text(json.dumps(_WORKER_BENCH.resources) + "\n")
     return _WORKER_BENCH, resources

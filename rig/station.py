@@ -828,7 +828,9 @@ def sim_station_data(
                 "timeout_s": 5.0,
                 "calibration": _sim_cal("stage", today),
             },
-            "device": {"resource": resources["device_url"], "baudrate": 115200},
+            # The pty, like a /dev/ttyUSB0 on a real bench (pyserial's socket:// handler
+            # also works, but sleeps 0.3 s in every close()).
+            "device": {"resource": resources["device"], "baudrate": 115200},
         },
         "channels": channels,
     }

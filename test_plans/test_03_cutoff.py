@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from rig.analysis.safety import Timed, earliest, flow_stop, latency, reading_crossing
+from rig.analysis.signals import crossings
 from rig.instruments.errors import UnitCommandError
 from rig.measure import measures
 
@@ -83,9 +84,10 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
     if warmed and unit.state().state == "CUTOFF":
         unit.ack()
         rearmed = unit.state().state == "IDLE"
-    # From just after the cutoff decision to the acknowledgement the drive stays off.
-    t_from = cross.value + 0.05 if np.isfinite(cross.value) else t_start
-    _, v, threshold = bench.valve_sense(t_from, t_ack)
-    measurements["cutoff.no_reopen"] = bool(v.size) and bool(np.all(v < threshold))
+    # From the drive's fall at the cutoff to the acknowledgement the drive stays off.
+    t_v, v, threshold = bench.valve_sense(t_start, t_ack)
+    falls = crossings(t_v, v, threshold, "down") if t_v.size >= 2 else np.zeros(0)
+    after = v[t_v > falls[0] + 0.005] if falls.size else np.zeros(0)
+    measurements["cutoff.no_reopen"] = bool(after.size) and bool(np.all(after < threshold))
     measurements["cutoff.rearm_after_warm"] = rearmed
     measurements["safety.min_surface_cutoff"] = bench.surface_min(t_start, clock.now())

@@ -18,12 +18,13 @@ tight acquisition loops.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 Event = dict[str, Any]
@@ -89,13 +90,28 @@ def _emit(event: Event) -> None:
             _log.exception("step subscriber %r failed", callback)
 
 
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """No step events inside (routine polls: acquisition records their data instead)."""
+    was = getattr(_local, "muted", False)
+    _local.muted = True
+    try:
+        yield
+    finally:
+        _local.muted = was
+
+
+def _quiet() -> bool:
+    return not _subscribers or getattr(_local, "muted", False)
+
+
 def _depth() -> int:
     return getattr(_local, "depth", 0)
 
 
 def run(name: str, args: dict[str, Any], action: Callable[[], R]) -> R:
     """Run ``action`` as the step ``name`` (for steps that are not methods: properties)."""
-    if not _subscribers:
+    if _quiet():
         return action()
     depth = _depth()
     plain = {k: _plain(v) for k, v in args.items()}
@@ -145,7 +161,7 @@ def step(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not _subscribers:
+        if _quiet():
             return fn(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()

@@ -38,6 +38,8 @@ from .profile import ProfileError, UnitProfile, load_profile
 from .timebase import US_PER_S, seconds_to_us, us_to_seconds_text
 
 RESOURCES = ("logger", "supply", "stage", "device")
+MAX_ADVANCE_US = 86_400 * US_PER_S
+"""One ADVANCE moves at most a day: a typo must not freeze the bench for hours."""
 _MAX_LINE = 1 << 20
 
 
@@ -437,6 +439,8 @@ class BenchServer:
     def _advance(self, args: list[str]) -> str:
         _expect(args, 1, "ADVANCE <s>")
         dt_us = seconds_to_us(args[0])
+        if dt_us > MAX_ADVANCE_US:
+            raise ValueError(f"at most {MAX_ADVANCE_US // US_PER_S} s per ADVANCE")
         self.sync_realtime()
         return "OK " + us_to_seconds_text(self.bench.advance(dt_us))
 

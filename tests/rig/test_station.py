@@ -363,7 +363,7 @@ def test_sim_station_matches_the_simulated_bench(tmp_path: Path) -> None:
     assert ins.stage.serial == DEFAULT_DESIGN.stage_serial
     assert (ins.logger.model, ins.supply.model, ins.stage.model) == ("DAQ970A", "E36313A", "5305")
     assert ins.logger.resource == RESOURCES["logger"]
-    assert ins.device.resource == RESOURCES["device_url"]
+    assert ins.device.resource == RESOURCES["device"]
     assert st.limits_path.name == "eol-limits.yaml"
     assert st.limits_path.parent.parts[-2:] == ("test_plans", "limits")
     assert st.limits.version == load_limits(st.limits_path).version
