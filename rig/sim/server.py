@@ -311,7 +311,9 @@ class ControlConnection(asyncio.Protocol):
                     self._buf.clear()
                     self._send("ERR line too long")
                 return
-            line = bytes(self._buf[:nl]).decode("latin-1").strip()
+            # Blank means ASCII white space only (as a client's bytes.strip() sees it):
+            # any other line, even one of Unicode separators alone, gets a reply.
+            line = bytes(self._buf[:nl]).strip().decode("latin-1")
             del self._buf[: nl + 1]
             if not line:
                 continue
@@ -418,6 +420,8 @@ class BenchServer:
     # --- control channel ------------------------------------------------------------------------
     def control(self, line: str) -> str:
         parts = line.split()
+        if not parts:
+            return f"ERR unknown command {line!a}"
         cmd = parts[0].upper()
         args = parts[1:]
         try:

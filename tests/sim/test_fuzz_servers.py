@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import serial
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.sim.outside import addr, frame
@@ -119,6 +119,7 @@ def test_device_pty_survives_arbitrary_bytes(sim: SimProcess, junk: bytes) -> No
         lambda b: b"QUIT" not in b.upper() and b"RESET" not in b.upper()
     )
 )
+@example(junk=b"\x1c\nTIME?\n\x85 \x0b\n")  # Unicode separators alone once went unanswered
 def test_control_channel_answers_every_line(sim: SimProcess, junk: bytes) -> None:
     lines = [ln for ln in junk.split(b"\n") if ln.strip()]
     for line in lines:

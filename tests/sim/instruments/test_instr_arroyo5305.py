@@ -90,8 +90,8 @@ def test_errors_and_errstr(tec: Arroyo5305, expect) -> None:
     expect(
         tec,
         [
-            ("TEC:T 60", None),
-            ("TEC:T -0.1", None),
+            ("TEC:T 60.1", None),
+            ("TEC:T -20.1", None),
             ("TEC:SET:T?", "25.000"),
             ("TEC:T abc", None),
             ("TEC:T nan", None),
