@@ -7,6 +7,16 @@ and event log are paged in and placed on the rig's time base through ``CLOCK?``.
 Each block goes to the run's journal as it arrives (append + fsync), so a killed
 process loses nothing it had acquired, and stays in memory for the analysis.
 
+A logger or supply that fails (no answer, a lost connection, a reply that does not
+parse) ends its acquisition at once: :class:`AcquisitionError` is raised into the
+step that is waiting, and into every wait after it, and the source is not asked
+again, so the step ends in ERROR within one I/O timeout instead of computing its
+figures over a hole in the record (a garbled ``R?`` block is gone from the logger's
+memory for good). The unit's log is different: it stays in the unit, so a poll that
+fails is simply repeated at the next one, and the steps that command the unit notice
+a unit that stopped answering themselves (as does the check after every step,
+:mod:`rig.health`).
+
 Time base: rig clock seconds. Logger readings carry their time from the scan's
 start, anchored at the rig time the ``INIT`` was confirmed; unit rows carry the
 unit's milliseconds, anchored with a ``CLOCK?`` round trip (re-anchored when the
@@ -15,6 +25,7 @@ unit's clock restarts after a reset).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +35,13 @@ import numpy as np
 from .clock import Clock
 from .instruments import steps
 from .instruments.errors import RigError
+
+FATAL_SOURCES = ("logger", "supply")
+"""Sources whose failure ends their acquisition (see the module docstring)."""
+
+
+class AcquisitionError(RigError):
+    """A source of the record failed: the step that was waiting cannot be judged."""
 
 
 class Stream(Protocol):
@@ -59,6 +77,9 @@ class ScanPlan:
     @property
     def channels(self) -> tuple[int, ...]:
         return tuple(sorted(self.tc_channels + self.volt_channels))
+
+
+_TABLE_NAMES = ("logger", "supply", "unit_log", "unit_events")
 
 
 @dataclass
@@ -140,6 +161,8 @@ class Acquisition:
         """True while a tick's polls run (their driver steps are routine, not traced)."""
         self._remove_hook = None
         self.problems: list[str] = []
+        self.dead: dict[str, str] = {}
+        """Sources whose acquisition ended on a failure, with the failure."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self, scan: ScanPlan) -> None:
@@ -181,18 +204,71 @@ class Acquisition:
         self.clock.tick_s = self._rates.tick_s
 
     def stop(self) -> None:
+        """The last block of every live source, then the journals flushed; never raises
+        for a source (a dead one is not asked again: its failure is already recorded)."""
         if self._remove_hook is not None:
             self._remove_hook()
             self._remove_hook = None
-        try:
-            self.fetch_logger()
-            if self.scan is not None:
-                self.logger.abort()
-        except RigError as exc:
-            self._problem(f"final logger fetch failed: {exc}")
+        if "logger" not in self.dead:
+            try:
+                self.fetch_logger()
+                if self.scan is not None:
+                    self.logger.abort()
+            except RigError as exc:
+                self._problem(f"final logger fetch failed: {exc}")
         if self.unit_online:
             self._guard("unit", self.poll_unit)
         self.flush()
+
+    def check(self) -> list[str]:
+        """Read every source once now (a logger block, a supply read-back, the unit's
+        events): the logger and supply failures, including sources already dead. Never
+        raises: this is the check after a step that the bench still works, and the
+        failures are its answer."""
+        found = list(self.dead.values())
+        polls = [("logger", self.fetch_logger), ("supply", self.poll_supply)]
+        if self.unit_online and self.unit is not None and self._unit_anchor is not None:
+            polls.append(("unit", self._poll_events))
+        for what, fn in polls:
+            if what in self.dead:
+                continue
+            source = getattr(self, what)
+            failure = getattr(source, "link_failure", None) if what in FATAL_SOURCES else None
+            if failure:  # it failed in the step's own hands and has not answered since
+                self.dead[what] = text = f"{what} stopped answering: {failure}"
+                self._problem(text)
+                found.append(text)
+                continue
+            try:
+                with steps.muted():
+                    fn()
+            except RigError as exc:
+                text = f"{what} acquisition failed at t={self.clock.now():.3f} s: {exc}"
+                self._problem(text)
+                if what in FATAL_SOURCES:
+                    self.dead[what] = text
+                    found.append(text)
+                # The unit's events are only recorded here; whether the unit answers is
+                # the caller's question (rig.health asks it directly, more than once).
+        with contextlib.suppress(RigError):
+            self.flush()
+        return found
+
+    def unjournaled(self) -> dict[str, int]:
+        """Rows held in memory that are not in their journal (nonzero only if a journal
+        append failed): the record must hold everything the analysis saw."""
+        out = {}
+        for name, table in zip(_TABLE_NAMES, self._tables, strict=True):
+            if table.stream is None:  # no journal at all (a bare acquisition in a test)
+                out[name] = 0
+                continue
+            journaled = getattr(table.stream, "rows", table._journaled)
+            out[name] = len(table.rows) - journaled
+        return out
+
+    def acquired(self) -> dict[str, int]:
+        """Rows acquired per stream (in memory): the journals must hold as many."""
+        return {n: len(t.rows) for n, t in zip(_TABLE_NAMES, self._tables, strict=True)}
 
     def set_scan(self, scan: ScanPlan) -> None:
         """(Re)start the logger's timed scan; what the old scan had is fetched first."""
@@ -223,6 +299,11 @@ class Acquisition:
             self.polling = False
 
     def _poll(self, now: float) -> None:
+        for what in FATAL_SOURCES:
+            # A wait that goes on after a source died would wait over a hole in the record
+            # (and on a bench that cannot be trusted: a unit in FAULT behind a dead supply
+            # never re-arms): every later wait ends at once, with the first failure.
+            self._refuse_dead(what)
         if now >= self._next_logger:
             self._next_logger = now + self.logger_poll_s
             self._guard("logger", self.fetch_logger)
@@ -237,8 +318,20 @@ class Acquisition:
         try:
             fn()
         except RigError as exc:
-            # Acquisition keeps going; the step that needs the data decides (ERROR).
-            self._problem(f"{what} acquisition failed at t={self.clock.now():.3f} s: {exc}")
+            text = f"{what} acquisition failed at t={self.clock.now():.3f} s: {exc}"
+            self._problem(text)
+            if what in FATAL_SOURCES:
+                # The record has a hole from here on: end this source and the step waiting.
+                self.dead[what] = text
+                raise AcquisitionError(text) from exc
+            # The unit keeps its log: the next poll asks again from the same point.
+
+    def _refuse_dead(self, what: str) -> None:
+        """Not another I/O timeout for a source that already failed: its failure again."""
+        if what in self.dead:
+            raise AcquisitionError(
+                f"{what} is not read since its acquisition ended: {self.dead[what]}"
+            )
 
     def _problem(self, text: str) -> None:
         self.problems.append(text)
@@ -251,6 +344,7 @@ class Acquisition:
     def fetch_logger(self) -> int:
         """Fetch the logger's new readings; this is a block: everything acquired since the
         last one goes to the journal now (append + fsync per stream)."""
+        self._refuse_dead("logger")
         readings = self.logger.fetch_new()
         t0 = self._scan_t0
         self.logger_rows.add([(t0 + r.t_s, int(r.channel), float(r.value)) for r in readings])
@@ -273,6 +367,7 @@ class Acquisition:
         )
 
     def poll_supply(self) -> None:
+        self._refuse_dead("supply")
         now = self.clock.now()
         current = self.supply.measured_current_a
         voltage = self.supply.measured_voltage_v

@@ -6,6 +6,11 @@ Every wait in the rig goes through :meth:`Clock.sleep` (nothing calls
 samples keep flowing to disk while a test waits for the phantom to settle or for
 a treatment to end. On the simulated bench a step is an ``ADVANCE`` on the
 control channel, so a 15-minute plan runs in seconds and is deterministic.
+
+Observers that never talk to an instrument (fault injection on the simulated bench)
+use :meth:`Clock.on_advance` instead: they run after every step, also the short
+steps a driver takes inside its own transaction, and :meth:`Clock.wake_at` makes a
+step end exactly when one of them is due.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Clock:
     def __init__(self) -> None:
         self._hooks: list[TickHook] = []
         self._in_hooks = False
+        self._advance_hooks: list[TickHook] = []
+        self._wakes: list[float] = []
 
     # --- to implement ---------------------------------------------------------------------
     def now(self) -> float:
@@ -56,6 +63,43 @@ class Clock:
 
         return remove
 
+    def on_advance(self, hook: TickHook) -> Callable[[], None]:
+        """Run ``hook(now)`` after every step of time, also inside a driver's transaction
+        (``sleep(hooks=False)``); returns a function that removes it.
+
+        For observers that never talk to an instrument (fault injection on the simulated
+        bench): they may act in the middle of a conversation, where a tick hook must not.
+        """
+        self._advance_hooks.append(hook)
+
+        def remove() -> None:
+            if hook in self._advance_hooks:
+                self._advance_hooks.remove(hook)
+
+        return remove
+
+    def wake_at(self, t: float) -> None:
+        """Make a step end exactly at ``t`` (whoever waits across it): an advance hook that
+        is due at ``t`` then acts at ``t``, not up to one tick later."""
+        if t > self.now():
+            self._wakes.append(t)
+            self._wakes.sort()
+
+    def _step_limit(self, dt: float) -> float:
+        """``dt``, shortened so that the step ends at the next wake time if one falls inside."""
+        now = self.now()
+        while self._wakes and self._wakes[0] <= now + 1e-9:
+            self._wakes.pop(0)
+        if self._wakes and self._wakes[0] < now + dt - 1e-9:
+            return self._wakes[0] - now
+        return dt
+
+    def _advance(self, dt: float) -> None:
+        """One step of ``dt`` (at most), then the advance hooks."""
+        self._step(dt)
+        for hook in list(self._advance_hooks):
+            hook(self.now())
+
     def _run_hooks(self) -> None:
         if self._in_hooks:  # a hook that waits must not re-enter the others
             return
@@ -76,8 +120,8 @@ class Clock:
         remaining = float(seconds)
         step = self.tick_s if step_s is None else step_s
         while remaining > 1e-9:
-            dt = min(step, remaining)
-            self._step(dt)
+            dt = self._step_limit(min(step, remaining))
+            self._advance(dt)
             remaining -= dt
             if hooks:
                 self._run_hooks()

@@ -11,16 +11,21 @@ what they verify::
 
 Options: ``--rig sim|lab``, ``--station FILE``, ``--serial SN``,
 ``--unit-profile FILE``, ``--seed N``, ``--out DIR``, ``--operator NAME``,
-``--qa-override ITEM:REASON`` (repeatable), ``--retest-of RUN_ID``.
+``--qa-override ITEM:REASON`` (repeatable), ``--retest-of RUN_ID``; on the simulated
+bench only, ``--sim-fault TEST@SECONDS=WHAT`` (repeatable, :mod:`rig.faultinject`)
+and ``--sim-io-timeout S``.
 
 On the simulated bench the plugin starts and stops the simulator itself. Every
 way out of a session (end, failure, exception, Ctrl-C, SIGTERM) leaves the bench
 safe and the run recorded: PASS only if every test passed, FAIL if a limit
-failed, ERROR if anything could not decide.
+failed, ERROR if anything could not decide. After every test the bench is checked
+(:mod:`rig.health`): an instrument that stopped answering during a step makes that
+step an ERROR, whatever it measured, and ends the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Iterator
@@ -33,6 +38,7 @@ from .runbook import ERROR, FAIL, PASS, RunBook
 
 if TYPE_CHECKING:
     from .bench import Bench, RigOptions
+    from .faultinject import FaultInjector, FaultSpec
     from .measure import Measurements
     from .protocols import Protocols
 
@@ -56,6 +62,9 @@ class RigSession:
         self.terminated: str | None = None
         self.bringup_error: str | None = None
         self._options: RigOptions | None = None
+        self.faults: tuple[FaultSpec, ...] = ()
+        """``--sim-fault`` specs, parsed (and refused in the lab) at configure time."""
+        self.injector: FaultInjector | None = None
 
     def options(self) -> RigOptions:
         from .bench import RigOptions, parse_overrides
@@ -150,6 +159,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="use a simulated bench already serving (FILE: its JSON resource line)",
     )
+    g.addoption(
+        "--sim-fault",
+        dest="cryorig_sim_fault",
+        action="append",
+        default=[],
+        metavar="TEST@SECONDS=WHAT",
+        help="simulated bench only: break WHAT (<logger|supply|stage|device>:<drop|stall|"
+        "corrupt[:rate]|delay:ms> or power:off) SECONDS of virtual time after the first "
+        "test whose node ID contains TEST starts (repeatable)",
+    )
+    g.addoption(
+        "--sim-io-timeout",
+        dest="cryorig_sim_io_timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="simulated bench only: the instruments' I/O timeout after bring-up, instead "
+        "of the station's (a query to a stalled instrument then costs S)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -161,6 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     session = RigSession(config)
     config.stash[_KEY] = session
+    _check_sim_options(config, session)
     if threading.current_thread() is threading.main_thread():
 
         def on_term(signum: int, frame: Any) -> None:
@@ -172,6 +201,30 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _session(config: pytest.Config) -> RigSession:
     return config.stash[_KEY]
+
+
+def _check_sim_options(config: pytest.Config, session: RigSession) -> None:
+    """The simulated bench's own options, checked before anything is collected or energized:
+    a lab run must not carry them (nothing there to inject through, and its record must
+    not look like one that had faults injected), and a bad fault spec is a usage error."""
+    specs = config.getoption("cryorig_sim_fault", default=None) or []
+    timeout = config.getoption("cryorig_sim_io_timeout", default=None)
+    if not specs and timeout is None:
+        return
+    if config.getoption("cryorig_rig", default="sim") != "sim":
+        given = "--sim-fault" if specs else "--sim-io-timeout"
+        raise pytest.UsageError(
+            f"{given} works on the simulated bench only (--rig sim): a lab bench has no "
+            "control channel to inject faults through, and a lab run must not carry them"
+        )
+    if timeout is not None and not 0.05 <= timeout <= 120:
+        raise pytest.UsageError(f"--sim-io-timeout {timeout:g}: expected 0.05 to 120 s")
+    from .faultinject import FaultSpecError, parse_fault_spec
+
+    try:
+        session.faults = tuple(parse_fault_spec(text) for text in specs)
+    except FaultSpecError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 # --- collection: declarations checked before anything is energized ---------------------------
@@ -239,7 +292,10 @@ def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
 
     rs = _session(pytestconfig)
     try:
-        b = Bench.bring_up(rs.options())
+        options = rs.options()
+        if rs.faults and options.rig != "sim":  # configure refused it; never energize for it
+            raise RuntimeError("--sim-fault works on the simulated bench only")
+        b = Bench.bring_up(options)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -249,15 +305,38 @@ def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
         pytest.exit(f"cryorig: bench bring-up failed: {exc}", returncode=2)
     rs.bench = b
     try:
+        _sim_extras(rs, b)
         yield b
     finally:
         _finish(rs)
+
+
+def _sim_extras(rs: RigSession, b: Bench) -> None:
+    """``--sim-io-timeout`` and ``--sim-fault`` on a bench that is up (the simulated one)."""
+    timeout = rs.config.getoption("cryorig_sim_io_timeout")
+    if timeout is not None:
+        for inst in (b.logger, b.supply, b.stage):
+            inst.adapter.timeout_s = timeout
+    if rs.faults and b.sim is not None:
+        from .faultinject import FaultInjector
+
+        def trace(event: dict[str, Any]) -> None:
+            if not b.recorder.finished:
+                b.recorder.trace(event)
+
+        rs.injector = FaultInjector(b.sim, b.clock, rs.faults, trace)
+        b.recorder.annotate(sim_faults=rs.injector.record())
 
 
 def _finish(rs: RigSession) -> None:
     b = rs.bench
     if b is None:
         return
+    if rs.injector is not None:  # no fault fires while the bench is made safe
+        rs.injector.close()
+        with contextlib.suppress(Exception):
+            b.recorder.annotate(sim_faults=rs.injector.record())
+        rs.injector = None
     if rs.terminated:
         rs.book.aborted = rs.terminated
     status = rs.book.status()
@@ -330,15 +409,18 @@ _MEAS = pytest.StashKey["Measurements"]()
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     rs = _session(item.config)
-    if rs.bench is not None:
-        rs.bench.recorder.trace(
-            {"kind": "test_start", "test": item.nodeid, "t": rs.bench.clock.now()}
-        )
+    b = rs.bench
+    if b is not None:
+        b.recorder.trace({"kind": "test_start", "test": item.nodeid, "t": b.clock.now()})
+        if rs.injector is not None:
+            rs.injector.test_started(item.nodeid)
     outcome = yield
-    if rs.bench is not None:
-        rs.bench.recorder.trace(
-            {"kind": "test_end", "test": item.nodeid, "t": rs.bench.clock.now()}
-        )
+    if b is not None:
+        if rs.injector is not None:
+            rs.injector.test_ended(item.nodeid)
+        b.recorder.trace({"kind": "test_end", "test": item.nodeid, "t": b.clock.now()})
+        if _bench_failed(rs, item, outcome):
+            return
     m = item.stash.get(_MEAS, None)
     if m is None:
         return
@@ -347,6 +429,41 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             m.conclude()
         except Exception as exc:
             outcome.force_exception(exc)
+
+
+def _bench_failed(rs: RigSession, item: pytest.Item, outcome: Any) -> bool:
+    """Check the bench after a step (:mod:`rig.health`); if it failed, the step is an
+    ERROR naming what failed (whatever it measured) and the run ends here."""
+    from .health import BenchFault, check_bench
+
+    b = rs.bench
+    excinfo = outcome.excinfo
+    leaving = (KeyboardInterrupt, SystemExit, pytest.skip.Exception)
+    if b is None or rs.terminated or (excinfo and issubclass(excinfo[0], leaving)):
+        return False  # Ctrl-C, SIGTERM, a skip: the way out, not a question for the bench
+    try:
+        problems = check_bench(b)
+    except Exception as exc:  # the check itself must not hide the step's own outcome
+        problems = [f"the check of the bench failed: {type(exc).__name__}: {exc}"]
+    b.recorder.trace(
+        {"kind": "bench_check", "test": item.nodeid, "t": b.clock.now(), "problems": problems}
+    )
+    if not problems:
+        return False
+    text = "the bench failed during this step: " + "; ".join(problems)
+    original = excinfo[1] if excinfo else None
+    from .measure import LimitFailure
+
+    if original is not None and not isinstance(original, LimitFailure):
+        first = (str(original).splitlines() or [""])[0]
+        if not any(first in p or p in first for p in problems):
+            text += f" (the step itself ended with {type(original).__name__}: {first})"
+    fault = BenchFault(text)
+    if original is not None:  # shown where the step was when it broke
+        fault = fault.with_traceback(original.__traceback__)
+    outcome.force_exception(fault)
+    item.session.shouldstop = f"cryorig: the bench failed during {item.nodeid}"
+    return True
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -417,6 +534,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     status = rs.book.status()
     tr.section("cryorig")
     tr.write_line(f"run {b.recorder.run_id}: {status}  ({b.recorder.dir})")
+    if status != PASS:
+        tr.write_line(f"reason: {b.recorder.meta.get('reason') or rs.book.reason()}")
+    for fault in b.recorder.meta.get("sim_faults") or []:
+        when = fault["injected_t"]
+        done = f"injected at t={when:.3f} s" if when is not None else "NOT injected (see trace)"
+        tr.write_line(f"sim fault {fault['spec']}: {fault['fault']}, {done}")
     for req, verdict in rs.book.requirement_verdicts().items():
         if verdict != "NOT_RUN":
             tr.write_line(f"  {req:12s} {verdict}")

@@ -15,6 +15,13 @@ PASS, FAIL, ERROR, NOT_RUN = "PASS", "FAIL", "ERROR", "NOT_RUN"
 
 _RANK = {PASS: 0, NOT_RUN: 0, FAIL: 1, ERROR: 2}
 
+REASON_CHARS = 500
+"""Each test's reason in run.json is cut to this (the trace holds it whole)."""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def worst(a: str, b: str) -> str:
     """ERROR outranks FAIL outranks PASS: a run that could not decide is not a pass."""
@@ -81,9 +88,13 @@ class RunBook:
         return [r for r, v in self.requirement_verdicts().items() if v == FAIL]
 
     def reason(self) -> str | None:
-        if self.aborted:
-            return self.aborted
-        bad = [t for t in self.tests.values() if t.verdict in (ERROR, FAIL)]
-        if not bad:
-            return None
-        return "; ".join(f"{t.nodeid.split('::')[-1]}: {t.verdict}" for t in bad)
+        """Why the run is not PASS, in words: the abort, then each test that did not pass
+        with the first line of its own reason (which names the instrument, the limit …),
+        so run.json says what happened without a look into the trace."""
+        parts = [self.aborted] if self.aborted else []
+        for t in self.tests.values():
+            if t.verdict in (ERROR, FAIL):
+                why = (t.reason or "").strip().splitlines()
+                detail = f" ({_cut(why[0], REASON_CHARS)})" if why else ""
+                parts.append(f"{t.nodeid.split('::')[-1]}: {t.verdict}{detail}")
+        return "; ".join(parts) or None

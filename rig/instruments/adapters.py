@@ -86,19 +86,47 @@ class VisaAdapter:
         self.role = role
         self._last_command: str | None = None
         self._resource: Any = None
+        self._terminations = (read_termination, write_termination)
+        self._timeout_s = timeout_s
+        self.failure: str | None = None
+        """The last transfer that failed (timeout, connection lost), until one succeeds: the
+        session may then hold a late reply to the failed query, so the safe state
+        reconnects before it trusts the instrument again (:meth:`reconnect`)."""
         try:
             self._rm = rm if rm is not None else pyvisa.ResourceManager("@py")
-            self._resource = self._rm.open_resource(
-                resource_name,
-                read_termination=read_termination,
-                write_termination=write_termination,
-                timeout=round(timeout_s * 1000),
-            )
         except (*_TRANSPORT_ERRORS, ValueError) as exc:
             raise InstrumentError.about(role, resource_name, None, f"cannot open: {exc}") from exc
-        self._timeout_s = timeout_s
-        if resource_name.upper().startswith("TCPIP") and resource_name.upper().endswith("SOCKET"):
-            _disable_nagle(self._rm, self._resource)
+        self._resource = self._open()
+
+    def _open(self) -> Any:
+        read_termination, write_termination = self._terminations
+        try:
+            resource = self._rm.open_resource(
+                self.resource_name,
+                read_termination=read_termination,
+                write_termination=write_termination,
+                timeout=round(self._timeout_s * 1000),
+            )
+        except (*_TRANSPORT_ERRORS, ValueError) as exc:
+            raise InstrumentError.about(
+                self.role, self.resource_name, None, f"cannot open: {exc}"
+            ) from exc
+        name = self.resource_name.upper()
+        if name.startswith("TCPIP") and name.endswith("SOCKET"):
+            _disable_nagle(self._rm, resource)
+        return resource
+
+    def reconnect(self) -> None:
+        """Close the session and open a fresh one (once; raises InstrumentError if that fails).
+
+        After a dropped connection the old session is dead; after a timeout it may still
+        deliver the late reply to the query that timed out, which the next query would
+        take for its own. A new session starts clean. The instrument's own state (a
+        running scan, an output that is on) is not touched by this.
+        """
+        self.close()
+        self._resource = self._open()
+        self.failure = None
 
     # --- the Adapter protocol ---------------------------------------------------------------
     @property
@@ -107,15 +135,17 @@ class VisaAdapter:
 
     @timeout_s.setter
     def timeout_s(self, value: float) -> None:
-        self._call(None, lambda: setattr(self._resource, "timeout", round(value * 1000)))
+        self._call(
+            None, lambda: setattr(self._resource, "timeout", round(value * 1000)), answered=False
+        )
         self._timeout_s = value
 
     def write(self, command: str) -> None:
         self._last_command = command
-        self._call(command, lambda: self._resource.write(command))
+        self._call(command, lambda: self._resource.write(command), answered=False)
 
     def read(self) -> str:
-        return self._call(self._last_command, self._resource.read)
+        return self._call(self._last_command, lambda: self._resource.read())
 
     def query(self, command: str) -> str:
         self._last_command = command
@@ -133,13 +163,21 @@ class VisaAdapter:
                 resource.close()
 
     # --- internals ----------------------------------------------------------------------------
-    def _call(self, command: str | None, action: Any) -> Any:
+    def _call(self, command: str | None, action: Any, *, answered: bool = True) -> Any:
+        """Run one transfer; ``answered``: a reply came back, so the link works again (a
+        write alone proves nothing: a stalled instrument accepts every byte)."""
         if self._resource is None:
             raise InstrumentError.about(self.role, self.resource_name, command, "session is closed")
         try:
-            return action()
+            result = action()
         except _TRANSPORT_ERRORS as exc:
-            raise InstrumentError.about(self.role, self.resource_name, command, exc) from exc
+            error = InstrumentError.about(self.role, self.resource_name, command, exc)
+            if not isinstance(exc, UnicodeError):  # garbled bytes: the session is still in step
+                self.failure = str(error)
+            raise error from exc
+        if answered:
+            self.failure = None
+        return result
 
     def __repr__(self) -> str:
         return f"VisaAdapter({self.resource_name!r}, role={self.role!r})"

@@ -19,7 +19,6 @@ from rig.clock import Clock
 
 from .adapters import Adapter
 from .base import Instrument, control, in_range, measurement, on_off, parse_bool
-from .errors import InstrumentError
 from .interfaces import Identity
 from .steps import step
 
@@ -35,7 +34,7 @@ class Arroyo5305Stage(Instrument):
         "TEC:SET:T?",
         "TEC:T {value}",
         "Temperature setpoint of the stage plate.",
-        validator=in_range(0, 50),
+        validator=in_range(-20, 60),
         units="°C",
     )
     output_enabled = control(
@@ -49,6 +48,7 @@ class Arroyo5305Stage(Instrument):
     ) -> None:
         super().__init__(adapter, role=role)
         self.clock = clock
+        self.safe_off_error: str | None = None
 
     @step
     def identify(self) -> Identity:
@@ -88,9 +88,4 @@ class Arroyo5305Stage(Instrument):
     @step
     def safe_off(self) -> bool:
         """Switch the TEC output off and verify; never raises (see the supply's)."""
-        try:
-            self.write("TEC:OUT 0")
-            errors = self.errors()
-            return not errors and parse_bool(self.ask("TEC:OUT?")) is False
-        except (InstrumentError, ValueError):
-            return False
+        return self.switch_off_confirmed("TEC:OUT 0", "TEC:OUT?", check_errors=True)

@@ -226,11 +226,50 @@ class Instrument:
         except (ValueError, IndexError) as exc:
             raise self.error(command, f"unexpected reply {reply!r} ({exc})") from None
 
+    def switch_off_confirmed(self, command: str, query: str, *, check_errors: bool) -> bool:
+        """Send ``command``, then read ``query`` back: True only when it reads off.
+
+        For the safe state, which runs on every way out of a run (after an instrument
+        error too), so it never raises: ``False`` when the output could not be
+        confirmed off (unreachable, refused, or still on), :attr:`safe_off_error` says why.
+        """
+        self.safe_off_error: str | None = None
+        try:
+            self.write(command)
+            if check_errors:
+                errors = self.errors()
+                if errors:
+                    self.safe_off_error = f"{self.role}: {command!r} refused: " + "; ".join(errors)
+                    return False
+            reply = self.ask(query)
+            if parse_bool(reply) is False:
+                return True
+            self.safe_off_error = f"{self.role}: the output still reads on ({reply!r})"
+        except InstrumentError as exc:
+            self.safe_off_error = str(exc)
+        except ValueError as exc:
+            self.safe_off_error = f"{self.role}: unexpected reply to the output query: {exc}"
+        return False
+
     def check_set_errors(self, command: str) -> None:
         """Confirm a set command on the same connection; override per instrument."""
 
     def close(self) -> None:
         self.adapter.close()
+
+    @property
+    def link_failure(self) -> str | None:
+        """The last transfer that failed (timeout, lost connection) if the instrument has not
+        answered since; None while it answers (or for adapters that do not track it)."""
+        return getattr(self.adapter, "failure", None)
+
+    @step
+    def reconnect(self) -> None:
+        """A fresh session to the instrument, e.g. before the safe state after its link
+        failed (adapters without sessions have nothing to renew)."""
+        renew = getattr(self.adapter, "reconnect", None)
+        if renew is not None:
+            renew()
 
     # --- declarative properties ---------------------------------------------------------------
     def _get_property(self, prop: _Property) -> Any:

@@ -19,7 +19,6 @@ from rig.clock import Clock
 
 from .adapters import Adapter
 from .base import ScpiInstrument, control, in_range, measurement, on_off, parse_bool
-from .errors import InstrumentError
 from .steps import step
 
 
@@ -74,6 +73,7 @@ class E36313aOutput(ScpiInstrument):
             raise ValueError(f"E36313aOutput drives the 25 V 2 A outputs 2 and 3, not {channel!r}")
         super().__init__(adapter, role=role, channel=channel)
         self.clock = clock
+        self.safe_off_error: str | None = None
 
     @step
     def clear_protection(self) -> None:
@@ -88,10 +88,8 @@ class E36313aOutput(ScpiInstrument):
 
         Called on every way out of a run (including after an instrument error), so
         it must not mask the original problem: ``False`` when the output could not
-        be confirmed off (unreachable, or still on).
+        be confirmed off (unreachable, or still on); :attr:`safe_off_error` then says why.
         """
-        try:
-            self.write(f"OUTP OFF,{self.ch}")
-            return parse_bool(self.ask(f"OUTP? {self.ch}")) is False
-        except (InstrumentError, ValueError):
-            return False
+        return self.switch_off_confirmed(
+            f"OUTP OFF,{self.ch}", f"OUTP? {self.ch}", check_errors=False
+        )

@@ -148,7 +148,7 @@ class ServiceLink:
             return self._result(payload, reply)
         raise UnitTimeout(
             f"{self.role} ({self.resource}): {payload!r}: no valid answer in "
-            f"{retries + 1} attempts: " + "; ".join(problems),
+            f"{retries + 1} attempts: " + _summary(problems),
             role=self.role,
             resource=self.resource,
             command=payload,
@@ -156,7 +156,7 @@ class ServiceLink:
 
     def _unconfirmed(self, payload: str, problems: list[str]) -> UnitUnconfirmed:
         return UnitUnconfirmed(
-            f"{self.role} ({self.resource}): {payload!r}: not confirmed: " + "; ".join(problems),
+            f"{self.role} ({self.resource}): {payload!r}: not confirmed: " + _summary(problems),
             role=self.role,
             resource=self.resource,
             command=payload,
@@ -219,3 +219,12 @@ class ServiceLink:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.port.close()
+
+
+def _summary(problems: list[str]) -> str:
+    """The attempts' problems, a repeated one said once with its count (three identical
+    "no answer within 0.25 s" tell less than "no answer within 0.25 s (3 times)")."""
+    counted: dict[str, int] = {}
+    for problem in problems:
+        counted[problem] = counted.get(problem, 0) + 1
+    return "; ".join(p if n == 1 else f"{p} ({n} times)" for p, n in counted.items())

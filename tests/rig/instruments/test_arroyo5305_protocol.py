@@ -59,7 +59,7 @@ def test_queries() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "prop"), [(50.5, "setpoint_c"), (-1, "setpoint_c"), (1, "output_enabled")]
+    ("value", "prop"), [(60.5, "setpoint_c"), (-20.5, "setpoint_c"), (1, "output_enabled")]
 )
 def test_rejections_write_nothing(value: object, prop: str) -> None:
     with (
