@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .acquisition import Acquisition, PollRates, ScanPlan
-from .analysis.signals import slope_per_s, stability
+from .analysis.signals import Stability, slope_per_s, stability
 from .clock import Clock, LockstepClock, WallClock
 from .instruments import steps
 from .instruments.connect import open_logger, open_stage, open_supply
@@ -48,9 +48,10 @@ from .station import (
     station_record,
 )
 
-STAGE_MIN_C = 0.0
-STAGE_MAX_C = 50.0
-"""The stage's setpoint range as the rig uses it (bench.md)."""
+STAGE_MIN_C = -15.0
+STAGE_MAX_C = 55.0
+"""The stage's setpoint range as the rig drives it: inside the stage's own −20…60 °C,
+below 0 °C because the 2 °C calibration point needs the plate there (docs/sim.md)."""
 SAFE_SETTLE_S = 0.5
 """How long the safe state is given to take effect before it is checked."""
 
@@ -298,6 +299,7 @@ class Bench:
         self.acq.unit_online = False
         self.supply.output_enabled = False
         self.clock.sleep(off_s)
+        self.acq.poll_supply()  # the record shows the unit really was unpowered
         self.supply.output_enabled = True
         if not self.clock.wait_until(self._unit_answers, boot_timeout_s, poll_s=0.1):
             raise RigError(f"the unit did not answer within {boot_timeout_s:g} s of power-up")
@@ -365,35 +367,78 @@ class Bench:
         t, v = self.acq.channel(ch, t_from, t_to)
         return t, self.corrected(ch, v)
 
-    def condition_surface(self, pre: Precondition) -> float:
-        """Bring the reference surface to ``pre.surface_c`` through the stage and wait until
-        it is settled (band and slope over a window, detected from the data).
+    def plate_for_surface(self, surface_c: float) -> float:
+        """The plate setpoint that holds the phantom's surface at ``surface_c`` in still air.
 
-        Cascade control: the TEC controller holds the plate; this loop moves the plate's
-        setpoint around the one that holds the surface there (the bench protocol's
-        ``initial_offset_c`` above the target) by a proportional term on the surface's
-        error and a derivative term on its slope, limited to ``boost_c`` either side.
-        No integral action: the phantom's own lag (minutes) makes it overshoot, and
-        the steady error a proportional loop leaves is the hold setpoint's error
-        divided by 1 + gain × 0.85 (a 1 °C error leaves 0.14 °C). Measured on the
-        simulated bench: PD (7, 4) settles a SHOCK recovery in about 210 s and a
-        HOLD 4 °C recovery in about 240 s, P alone in 340 and 380 s. (Learning the hold
-        setpoint from one settling was tried and dropped: a transient at the moment
-        of "settled" biased it by degrees.)
+        In steady state the surface sits between the plate and the room:
+        surface = g·plate + (1 − g)·ambient, with g the bench protocol's
+        ``surface_to_plate_gain`` (the phantom's conduction against natural convection
+        on its top). The ambient is channel 105's median over the last minute (the
+        protocol's ``ambient_c`` before any has been read).
         """
         sp = self.bench_protocol.stage
-        nominal = pre.surface_c + sp.initial_offset_c
+        ambient = sp.ambient_c
+        with contextlib.suppress(KeyError):
+            ch, entry = self.station.channel("ambient")
+            now = self.clock.now()
+            t, v = self.acq.channel(ch, now - 60.0, now) if self.acq is not None else ([], [])
+            if len(t):
+                ambient = float(np.median(v)) + getattr(entry, "correction_c", 0.0)
+        g = sp.surface_to_plate_gain
+        return (surface_c - (1.0 - g) * ambient) / g
+
+    def condition_surface(self, pre: Precondition) -> float:
+        """Bring the reference surface to ``pre.surface_c`` and wait until it is settled
+        (band and slope over a window, detected from the data); the surface then."""
         if self.options.fixed_settle_s is not None:
-            return self._fixed_settle(pre, nominal)
+            return self._fixed_settle(pre, self.plate_for_surface(pre.surface_c))
+        return self.settle_surface(
+            pre.surface_c,
+            band_c=pre.tolerance_c,
+            slope_c_per_min=pre.stable_slope_c_per_min,
+            window_s=pre.stable_window_s,
+            timeout_s=pre.settle_timeout_s,
+        ).mean
+
+    def settle_surface(
+        self,
+        target_c: float,
+        *,
+        band_c: float,
+        slope_c_per_min: float,
+        window_s: float,
+        timeout_s: float,
+        also_stable: Callable[[float, float], bool] | None = None,
+        on_period: Callable[[float], None] | None = None,
+    ) -> Stability:
+        """Drive the reference surface to ``target_c`` through the stage and wait until it
+        is settled: over the last ``window_s`` its mean within ``band_c`` of the target,
+        every reading within the band (widened by twice the noise), and its slope within
+        ``slope_c_per_min`` (and ``also_stable(t_from, t_to)``, e.g. the unit's own
+        reading, agrees).
+
+        Cascade control: the TEC controller holds the plate; this loop moves the plate's
+        setpoint around the one that holds the surface there (:meth:`plate_for_surface`)
+        by a proportional term on the surface's error and a derivative term on its
+        slope, limited to ``boost_c`` either side. No integral action: the phantom's own
+        lag (minutes) makes it overshoot, and the steady error a proportional loop
+        leaves is the hold setpoint's error divided by 1 + gain × g. Measured on the
+        simulated bench: PD (7, 4) settles a SHOCK recovery in about 210 s and a HOLD
+        4 °C recovery in about 240 s, P alone in 340 and 380 s; a 20 °C step takes
+        300–400 s, set by the TEC's power (the plate slews at about 0.2 °C/s).
+        ``on_period(now)`` is called once per control period (e.g. to poll the unit).
+        """
+        sp = self.bench_protocol.stage
+        nominal = self.plate_for_surface(target_c)
         start = self.clock.now()
-        deadline = start + pre.settle_timeout_s
-        window = pre.stable_window_s
+        deadline = start + timeout_s
+        last = Stability(False, float("nan"), float("nan"), float("nan"))
         while self.clock.now() < deadline:
             now = self.clock.now()
             t, ref = self.reference_surface(now - sp.slope_window_s, now)
             if t.size:
                 recent = ref[t >= now - sp.control_period_s]
-                error = pre.surface_c - float(np.median(recent if recent.size else ref))
+                error = target_c - float(np.median(recent if recent.size else ref))
                 slope = slope_per_s(t, ref) * 60.0 if t.size >= 3 and t[-1] > t[0] else 0.0
                 wanted = nominal + sp.surface_gain * error - sp.slope_gain * slope
                 wanted = min(max(wanted, STAGE_MIN_C, nominal - sp.boost_c), nominal + sp.boost_c)
@@ -402,28 +447,27 @@ class Bench:
                     self.set_stage(wanted)
             self.clock.sleep(sp.control_period_s)
             now = self.clock.now()
-            t, ref = self.reference_surface(now - window, now)
-            if t.size < 10 or t[0] > now - window + 1.0:
+            if on_period is not None:
+                on_period(now)
+            t, ref = self.reference_surface(now - window_s, now)
+            if t.size < 10 or t[0] > now - window_s + 1.0:
                 continue
-            st = stability(
-                t,
-                ref,
-                target=pre.surface_c,
-                band=pre.tolerance_c,
-                max_slope_per_min=pre.stable_slope_c_per_min,
+            last = stability(
+                t, ref, target=target_c, band=band_c, max_slope_per_min=slope_c_per_min
             )
-            if st.settled:
+            if last.settled and (also_stable is None or also_stable(now - window_s, now)):
                 self._trace(
                     "settled",
-                    surface_c=st.mean,
-                    slope_c_per_min=st.slope_per_min,
+                    target_c=target_c,
+                    surface_c=last.mean,
+                    slope_c_per_min=last.slope_per_min,
                     waited_s=now - start,
                     setpoint_c=self.stage_setpoint_c,
                 )
-                return st.mean
+                return last
         raise RigError(
-            f"the phantom surface did not settle at {pre.surface_c} ± {pre.tolerance_c} °C within "
-            f"{pre.settle_timeout_s:g} s"
+            f"the phantom surface did not settle at {target_c} ± {band_c} °C within "
+            f"{timeout_s:g} s (last: {last.mean:.2f} °C, {last.slope_per_min:+.2f} °C/min)"
         )
 
     def _fixed_settle(self, pre: Precondition, nominal: float) -> float:
@@ -486,6 +530,17 @@ class Bench:
             self.acq.set_scan(_plan(self.bench_protocol.acquisition))
 
     @contextlib.contextmanager
+    def background_scan(self, settings: ScanSettings) -> Iterator[None]:
+        """Run the logger at another scan at the slow read-back rates (e.g. the
+        calibration's 1 PLC scan of every thermocouple), then restore the bench's own."""
+        assert self.acq is not None
+        self.acq.set_scan(_plan(settings))
+        try:
+            yield
+        finally:
+            self.acq.set_scan(_plan(self.bench_protocol.acquisition))
+
+    @contextlib.contextmanager
     def fast_polling(self) -> Iterator[None]:
         """Read the supply back at the fast rate for a while (e.g. an idle-current window)."""
         assert self.acq is not None
@@ -537,16 +592,48 @@ class Bench:
 
     # --- the way out --------------------------------------------------------------------------
     def make_safe(self) -> dict[str, Any]:
-        """Valve closed, supply output off, stage off; each step tried whatever failed before."""
+        """Valve closed, supply output off, stage off; each step tried whatever failed before.
+
+        An instrument whose link failed during the run (it stopped answering, its connection
+        dropped) gets one reconnect before it is commanded: a dropped session is dead for
+        good, and one that timed out may still deliver the late reply to the query that
+        timed out, which the confirming query would take for its own. One attempt only:
+        the safe state must not wait on an instrument that is gone. What cannot be
+        confirmed is named with its cause in ``errors`` (a stalled supply cannot switch
+        itself off), and the rest is made safe all the same.
+        """
         report: dict[str, Any] = {}
+        errors: dict[str, str] = {}
         if self.unit is not None:
             try:
                 self.unit.stop()
                 report["unit_stop"] = True
             except Exception as exc:  # the supply switch-off below closes the valve anyway
                 report["unit_stop"] = f"failed: {_describe(exc)}"
-        report["supply_off"] = bool(self.supply.safe_off()) if self.supply is not None else None
-        report["stage_off"] = bool(self.stage.safe_off()) if self.stage is not None else None
+                errors["unit"] = f"STOP not confirmed: {_describe(exc)}"
+        reconnected: dict[str, Any] = {}
+        for role, inst in (("supply", self.supply), ("stage", self.stage)):
+            if inst is None:
+                report[f"{role}_off"] = None
+                continue
+            failure = getattr(inst, "link_failure", None)
+            if failure:
+                try:
+                    inst.reconnect()
+                    reconnected[role] = True
+                except Exception as exc:
+                    reconnected[role] = f"failed: {_describe(exc)}"
+            off = bool(inst.safe_off())
+            report[f"{role}_off"] = off
+            if not off:
+                why = getattr(inst, "safe_off_error", None) or "not confirmed off"
+                if failure:
+                    why += f" (its link had failed before: {failure})"
+                errors[role] = why
+        if reconnected:
+            report["reconnected"] = reconnected
+        if errors:
+            report["errors"] = errors
         # Let the bench follow: the valve closes tens of milliseconds after its drive
         # drops (on the simulated bench, virtual time must move for that to happen).
         with contextlib.suppress(Exception):
@@ -567,27 +654,41 @@ class Bench:
         requirements: dict[str, str] | None = None,
         counts: dict[str, Any] | None = None,
     ) -> None:
-        """Stop acquisition (keeping every sample), make safe, close the record, stop the sim."""
+        """Stop acquisition (keeping every sample), make safe, close the record, stop the sim.
+
+        The record must hold everything the analysis saw: rows acquired into memory but
+        not in their journal (a journal append that failed) make the run ERROR, and
+        ``counts.acquired`` in run.json says how many rows each stream acquired, to be
+        compared with ``counts.samples`` (the journals) and the Parquet copies.
+        """
         if self._closed:
             return
         self._closed = True
         problems: list[str] = []
+        counts = dict(counts or {})
         if self.acq is not None:
             with contextlib.suppress(Exception):
                 self.acq.stop()
             problems.extend(self.acq.problems)
+            counts["acquired"] = self.acq.acquired()
+            lost = {k: n for k, n in self.acq.unjournaled().items() if n}
+            if lost:
+                status = "ERROR"
+                text = f"samples acquired but not journaled: {lost}"
+                problems.append(text)
+                reason = (reason + "; " if reason else "") + text
         report = self.make_safe()
-        unsafe = [k for k in ("supply_off", "stage_off") if report.get(k) is False]
-        if unsafe:
+        unconfirmed = self._unconfirmed(report)
+        if unconfirmed:
             status = "ERROR"
-            reason = (reason + "; " if reason else "") + f"safe state not confirmed: {unsafe}"
+            reason = (reason + "; " if reason else "") + unconfirmed
         if self._unsubscribe is not None:
             self._unsubscribe()
         try:
             self.recorder.trace({"kind": "safe_state", "t": self.clock.now(), **report})
             if problems:
                 self.recorder.trace({"kind": "acquisition_problems", "items": problems})
-            self.recorder.finish(status, reason, requirements or {}, counts or {})
+            self.recorder.finish(status, reason, requirements or {}, counts)
         finally:
             for inst in (self.unit, self.logger, self.supply, self.stage):
                 if inst is not None:
@@ -595,6 +696,23 @@ class Bench:
                         inst.close()
             if self.sim is not None:
                 self.sim.close()
+
+    @staticmethod
+    def _unconfirmed(report: dict[str, Any]) -> str | None:
+        """The safe state's gaps in words, each with its cause, and what was confirmed."""
+        errors = report.get("errors", {})
+        gaps = [
+            f"{role} output not confirmed off: {errors.get(role, 'no answer')}"
+            for role in ("supply", "stage")
+            if report.get(f"{role}_off") is False
+        ]
+        if not gaps:
+            return None
+        done = [f"{r} output off" for r in ("supply", "stage") if report.get(f"{r}_off") is True]
+        if report.get("unit_stop") is True:
+            done.append("unit stopped (valve closed)")
+        tail = f" (confirmed: {', '.join(done)})" if done else ""
+        return "safe state not confirmed: " + "; ".join(gaps) + tail
 
 
 def _plan(s: ScanSettings) -> ScanPlan:

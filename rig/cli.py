@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from calibration.cli import cal_app
+
 app = typer.Typer(
     help="cryorig: end-of-line test rig and calibration suite for a cryotherapy unit.",
     no_args_is_help=True,
@@ -15,6 +17,7 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(help="The simulated bench.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(cal_app, name="cal")
 
 
 @sim_app.command("serve")
@@ -83,37 +86,46 @@ def sim_profiles() -> None:
         )
 
 
-@app.command("run")
-def run(
-    serial: Annotated[str, typer.Option("--serial", help="Serial number on the unit's label.")],
-    station: Annotated[
-        Path | None,
-        typer.Option(
-            "--station", help="Station file of a lab bench (default: the simulated bench)."
-        ),
-    ] = None,
-    unit_profile: Annotated[
-        Path | None,
-        typer.Option("--unit-profile", help="Simulated unit profile (bench.md format)."),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated unit.")] = 0,
-    out: Annotated[Path, typer.Option("--out", help="Where run records go.")] = Path("runs"),
-    operator: Annotated[str | None, typer.Option("--operator")] = None,
-    qa_override: Annotated[
-        list[str] | None,
-        typer.Option("--qa-override", help="ITEM:REASON — run despite an overdue calibration."),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Last stdout line: one JSON object for the MES.")
-    ] = False,
-    no_live: Annotated[bool, typer.Option("--no-live", help="No live display.")] = False,
+_Serial = Annotated[str, typer.Option("--serial", help="Serial number on the unit's label.")]
+_Station = Annotated[
+    Path | None,
+    typer.Option("--station", help="Station file of a lab bench (default: the simulated bench)."),
+]
+_Profile = Annotated[
+    Path | None,
+    typer.Option("--unit-profile", help="Simulated unit profile (bench.md format)."),
+]
+_Seed = Annotated[int, typer.Option("--seed", help="Seed of the simulated unit.")]
+_Out = Annotated[Path, typer.Option("--out", help="Where run records go.")]
+_Operator = Annotated[str | None, typer.Option("--operator")]
+_Override = Annotated[
+    list[str] | None,
+    typer.Option("--qa-override", help="ITEM:REASON — run despite an overdue calibration."),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Last stdout line: one JSON object (MES).")]
+_NoLive = Annotated[bool, typer.Option("--no-live", help="No live display.")]
+
+
+def _station_run(
+    *,
+    plan_name: str | None,
+    title: str,
+    serial: str,
+    station: Path | None,
+    unit_profile: Path | None,
+    seed: int,
+    out: Path,
+    operator: str | None,
+    qa_override: list[str] | None,
+    as_json: bool,
+    no_live: bool,
+    report: bool,
 ) -> None:
-    """Run the whole end-of-line plan on one unit: exit 0 PASS, 1 FAIL, 2 ERROR."""
     import json as _json
 
     from rich.console import Console
 
-    from rig.runner import EXIT, print_verdict, render_report, run_plan
+    from rig.runner import EXIT, PLAN_DIR, issue_certificate, print_verdict, render_report, run_plan
 
     console = Console(stderr=True)
     outcome = run_plan(
@@ -126,16 +138,89 @@ def run(
         qa_overrides=qa_override or [],
         console=console,
         live=not no_live and console.is_terminal,
+        plan=PLAN_DIR / plan_name if plan_name else PLAN_DIR,
+        title=title,
     )
     try:
-        outcome.report = render_report(outcome)
-    except Exception as exc:  # the verdict stands even if the report cannot be drawn
-        console.print(f"[yellow]report not rendered: {exc}[/yellow]")
+        issue_certificate(outcome, station)
+    except Exception as exc:  # the verdict stands; the certificate can be issued later
+        outcome.certificate_note = f"certificate not issued: {type(exc).__name__}: {exc}"
+    if outcome.certificate_note and outcome.verdict == "PASS":
+        # A unit does not leave the line calibrated without its certificate.
+        outcome.verdict = "ERROR"
+        outcome.reason = outcome.certificate_note
+    if report:
+        try:
+            outcome.report = render_report(outcome)
+        except Exception as exc:  # the verdict stands even if the report cannot be drawn
+            console.print(f"[yellow]report not rendered: {exc}[/yellow]")
     print_verdict(console, outcome)
     if as_json:
         data = outcome.mes()
+        data["certificate"] = outcome.certificate
         typer.echo(_json.dumps(data))
     raise typer.Exit(EXIT.get(outcome.verdict, 2))
+
+
+@app.command("run")
+def run(
+    serial: _Serial,
+    station: _Station = None,
+    unit_profile: _Profile = None,
+    seed: _Seed = 0,
+    out: _Out = Path("runs"),
+    operator: _Operator = None,
+    qa_override: _Override = None,
+    as_json: _Json = False,
+    no_live: _NoLive = False,
+) -> None:
+    """Run the whole end-of-line plan on one unit (calibration included, with its
+    certificate): exit 0 PASS, 1 FAIL, 2 ERROR."""
+    _station_run(
+        plan_name=None,
+        title="EOL plan",
+        serial=serial,
+        station=station,
+        unit_profile=unit_profile,
+        seed=seed,
+        out=out,
+        operator=operator,
+        qa_override=qa_override,
+        as_json=as_json,
+        no_live=no_live,
+        report=True,
+    )
+
+
+@app.command("calibrate")
+def calibrate(
+    serial: _Serial,
+    station: _Station = None,
+    unit_profile: _Profile = None,
+    seed: _Seed = 0,
+    out: _Out = Path("runs"),
+    operator: _Operator = None,
+    qa_override: _Override = None,
+    as_json: _Json = False,
+    no_live: _NoLive = False,
+) -> None:
+    """Calibrate the unit's skin sensor (as found, adjusted, as left, memory) and issue
+    its certificate: exit 0 PASS, 1 FAIL, 2 ERROR; with --json also the certificate's
+    paths."""
+    _station_run(
+        plan_name="test_02_calibration.py",
+        title="skin sensor calibration",
+        serial=serial,
+        station=station,
+        unit_profile=unit_profile,
+        seed=seed,
+        out=out,
+        operator=operator,
+        qa_override=qa_override,
+        as_json=as_json,
+        no_live=no_live,
+        report=False,
+    )
 
 
 @app.command("fleet")
@@ -188,6 +273,94 @@ def fleet(
         brief["report"] = str(report)
         typer.echo(_json.dumps(brief))
     raise typer.Exit(0 if summary["escapes"] == 0 else 1)
+
+
+@app.command("verify")
+def verify(
+    path: Annotated[
+        Path, typer.Argument(help="Certificate PDF or HTML, its manifest, or a directory with one.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="The laboratory's Ed25519 public key (PEM) that must sign."
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Where the run's data files are (moved runs).")
+    ] = None,
+) -> None:
+    """Recompute every hash of a certificate's manifest and check its signature: exit 0 when
+    all match, 1 when anything differs or the signature is bad, 2 on bad input."""
+    import json as _json
+
+    from reports.verify import VerifyError, report_lines
+    from reports.verify import verify as verify_certificate
+
+    try:
+        result = verify_certificate(path, run_dir=run_dir, public_key=public_key)
+    except VerifyError as exc:
+        if as_json:
+            typer.echo(_json.dumps({"ok": False, "error": str(exc)}))
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(_json.dumps(result.as_dict()))
+    else:
+        typer.echo("\n".join(report_lines(result)))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("certificate")
+def certificate(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory holding calibration.json.")],
+    replaces: Annotated[
+        str | None, typer.Option("--replaces", help="Certificate ID this one corrects.")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the replaced certificate is withdrawn.")
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Ed25519 private key (PEM) for the manifest."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where it goes (default RUN_DIR/certificate).")
+    ] = None,
+    issued: Annotated[
+        str | None, typer.Option("--issued", help="Date of issue, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Issue a run's calibration certificate (PDF, HTML, manifest), or a correction of one:
+    exit 0 issued, 1 refused (overdue reference, incomplete record, already issued), 2 bad input."""
+    import datetime as dt
+
+    from reports.certificate import CertificateError, CertificateRefused, issue_certificate
+
+    try:
+        date = dt.date.fromisoformat(issued) if issued else None
+    except ValueError:
+        typer.echo(f"error: --issued {issued!r} is not a date (YYYY-MM-DD)", err=True)
+        raise typer.Exit(2) from None
+    try:
+        paths = issue_certificate(
+            run_dir,
+            issued=date,
+            out_dir=out,
+            signing_key=signing_key,
+            replaces=replaces,
+            reason=reason,
+        )
+    except CertificateRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except CertificateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"certificate {paths.certificate_id}: {paths.pdf} ({paths.pages} pages)")
+    typer.echo(f"  html {paths.html}")
+    typer.echo(f"  manifest {paths.manifest}")
 
 
 def main() -> None:

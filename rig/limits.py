@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,6 +38,10 @@ class LimitModel(BaseModel):
     low: float | None = None
     high: float | None = None
     expect: bool | str | None = None
+    guard: Literal["none", "expanded_uncertainty"] = "none"
+    """``expanded_uncertainty``: guarded acceptance (ILAC-G8:09/2019 §4.2.2, w = U): the
+    value passes only if it lies within [low + U, high − U], U being the expanded
+    uncertainty recorded with it."""
 
     @field_validator("req")
     @classmethod
@@ -51,6 +55,8 @@ class LimitModel(BaseModel):
         numeric = self.low is not None or self.high is not None
         if numeric == (self.expect is not None):
             raise ValueError("give low and/or high, or expect, not both and not neither")
+        if self.guard != "none" and not numeric:
+            raise ValueError("a guard band applies to numeric limits (low/high) only")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"low {self.low} is above high {self.high}")
         for bound in (self.low, self.high):
@@ -78,11 +84,22 @@ class Limit:
     low: float | None
     high: float | None
     expect: bool | str | None
+    guard: str = "none"
 
-    def judge(self, value: Any) -> str:
-        """PASS or FAIL for a measured value (bounds inclusive); None/NaN cannot pass."""
+    def judge(self, value: Any, uncertainty: float | None = None) -> str:
+        """PASS or FAIL for a measured value (bounds inclusive); None/NaN cannot pass.
+        A guarded limit needs the value's expanded uncertainty U and shrinks the
+        acceptance zone by U at each bound."""
         if self.expect is not None:
             return PASS if value == self.expect else FAIL
+        guard = 0.0
+        if self.guard == "expanded_uncertainty":
+            if uncertainty is None or not math.isfinite(uncertainty) or uncertainty < 0:
+                raise ValueError(
+                    f"{self.name}: a guarded limit needs the expanded uncertainty U of the "
+                    f"value, got {uncertainty!r}"
+                )
+            guard = float(uncertainty)
         if value is None or isinstance(value, bool):
             return FAIL
         try:
@@ -91,9 +108,9 @@ class Limit:
             return FAIL
         if math.isnan(x):
             return FAIL
-        if self.low is not None and x < self.low:
+        if self.low is not None and x < self.low + guard:
             return FAIL
-        if self.high is not None and x > self.high:
+        if self.high is not None and x > self.high - guard:
             return FAIL
         return PASS
 
@@ -102,11 +119,12 @@ class Limit:
         unit = f" {self.unit}" if self.unit else ""
         if self.expect is not None:
             return f"= {self.expect}"
+        guarded = ", guard band U" if self.guard != "none" else ""
         if self.low is not None and self.high is not None:
-            return f"{self.low:g}–{self.high:g}{unit}"
+            return f"{self.low:g}–{self.high:g}{unit}{guarded}"
         if self.high is not None:
-            return f"≤ {self.high:g}{unit}"
-        return f"≥ {self.low:g}{unit}"
+            return f"≤ {self.high:g}{unit}{guarded}"
+        return f"≥ {self.low:g}{unit}{guarded}"
 
 
 @dataclass(frozen=True)
@@ -156,7 +174,9 @@ def load_limits(path: str | Path, *, expect_version: str | None = None) -> Limit
     for i, m in enumerate(model.measurements):
         if m.name in limits:
             raise LimitsError(f"{p}: field 'measurements.{i}.name' value {m.name!r}: duplicate")
-        limits[m.name] = Limit(m.name, m.req, m.description, m.unit, m.low, m.high, m.expect)
+        limits[m.name] = Limit(
+            m.name, m.req, m.description, m.unit, m.low, m.high, m.expect, m.guard
+        )
     if expect_version is not None and model.version != expect_version:
         raise LimitsError(
             f"{p}: field 'version' value {model.version!r}: the station requires {expect_version!r}"

@@ -121,7 +121,7 @@ class Measurements:
             high=lim.high,
             expect=lim.expect,
             limit_text=lim.text(),
-            verdict=lim.judge(value),
+            verdict=lim.judge(value, uncertainty),
             test=self.test,
             t=self._now(),
             uncertainty=uncertainty,
@@ -158,6 +158,12 @@ class Measurements:
             r = self.results.get(name)
             v = r.verdict if r is not None else ERROR
             out[lim.req] = worst(out.get(lim.req, PASS), v)
+        # A failed measurement decides its requirement even when later ones of the same
+        # requirement were never taken (e.g. no as-left points for a unit that could not
+        # be adjusted): FAIL, not ERROR.
+        for r in self.results.values():
+            if r.verdict == FAIL:
+                out[r.req] = FAIL
         return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "test_plans" / "protocols"
 
@@ -42,7 +42,7 @@ class SupplySettings(_Strict):
 
 class StageSettings(_Strict):
     surface_to_plate_gain: float = Field(gt=0.1, le=1.0)
-    initial_offset_c: float = Field(ge=-10, le=10)
+    ambient_c: float = Field(ge=-10, le=50)
     surface_gain: float = Field(ge=0, le=20)
     slope_gain: float = Field(ge=0, le=60)
     slope_window_s: float = Field(gt=0, le=120)
@@ -155,12 +155,55 @@ class MaxOpenProtocol(_Strict):
     acquisition: ScanSettings
 
 
-class CalibrationMemoryProtocol(_Strict):
+class CalibrationPlateau(_Strict):
+    """When a plateau counts as stable, and what is then read (the unit and the reference)."""
+
+    band_c: float = Field(gt=0, le=5)
+    """The reference surface's mean within this of the nominal point."""
+    slope_c_per_min: float = Field(gt=0, le=5)
+    """|slope| of the reference AND of the unit's raw reading over the stability window."""
+    stable_window_s: float = Field(ge=10, le=600)
+    settle_timeout_s: float = Field(gt=0, le=7200)
+    readings: int = Field(ge=5, le=1000)
+    """Paired readings taken once the plateau is stable."""
+    reading_interval_s: float = Field(gt=0.05, le=60)
+    """Interval of the paired readings (the logger scans the reference at the same rate)."""
+
+
+class CalibrationProtocol(_Strict):
+    """Comparison calibration of the skin sensor against the reference surface thermocouple."""
+
     id: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    title: str
     requirements: list[str]
+    as_found_order_c: list[float] = Field(min_length=3)
+    """The plateaus of the as-found sweep, in the order run (each from 0 to 50 °C)."""
+    as_left_order_c: list[float] = Field(min_length=3)
+    plateau: CalibrationPlateau
+    tolerance_c: float = Field(gt=0, le=5)
+    """REQ-SENS-01: the corrected reading within ± this of the reference."""
+    gain_range: tuple[float, float]
+    """What the unit's calibration memory accepts (``CAL``): outside, not adjustable."""
+    offset_range_c: tuple[float, float]
+    resolution_c: float = Field(gt=0, le=1)
+    """The unit's reading resolution."""
     power_off_s: float = Field(gt=0, le=60)
     boot_timeout_s: float = Field(gt=0, le=60)
+    acquisition: ScanSettings
+    """The logger's scan while calibrating (all thermocouples, at the reading interval)."""
+    fixed_settle_s: float = Field(gt=0, le=7200)
+    """A fixed settling wait per plateau, for the comparison with settling detection."""
+
+    @model_validator(mode="after")
+    def _points(self) -> CalibrationProtocol:
+        for name in ("as_found_order_c", "as_left_order_c"):
+            pts = getattr(self, name)
+            if any(not 0.0 <= p <= 50.0 for p in pts) or len(set(pts)) != len(pts):
+                raise ValueError(f"{name}: distinct points within 0–50 °C, got {pts}")
+        if sorted(self.as_found_order_c) != sorted(self.as_left_order_c):
+            raise ValueError("as_left_order_c must visit the same points as as_found_order_c")
+        return self
 
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -170,7 +213,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "cutoff": CutoffProtocol,
     "faults": FaultsProtocol,
     "max_open": MaxOpenProtocol,
-    "calibration_memory": CalibrationMemoryProtocol,
+    "calibration": CalibrationProtocol,
 }
 
 

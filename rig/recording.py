@@ -10,11 +10,14 @@ it is written the way it is:
   document, never half of one. A run.json still saying RUNNING means the process
   died: :func:`load_run` reports it as ``INCOMPLETE``.
 * ``samples/<name>.csv``: the primary, append-only journal of a sample stream.
-  Every block is written, flushed and fsynced before :meth:`SampleStream.append`
-  returns, so a SIGKILL (or a power cut, as far as the disk honours fsync) loses
-  nothing already appended; at worst the last line of the block being written is
-  torn, and the reader drops it. Floats are written with ``repr``, which Python
-  guarantees to read back to the identical double.
+  Every block is written and flushed to the operating system before
+  :meth:`SampleStream.append` returns, so a SIGKILL loses nothing already appended,
+  and fsynced at once unless the stream's last fsync is under 0.25 s old (a power
+  cut, as far as the disk honours fsync, can cost at most that much wall time of
+  blocks; on a real bench blocks are seconds apart and each is fsynced); at worst
+  the last line of the block being written is torn, and the reader drops it.
+  Floats are written with ``repr``, which Python guarantees to read back to the
+  identical double.
 * ``samples/<name>.parquet``: a typed, compact copy made at ``finish()``; it is
   written to a temporary name and renamed, so it is complete when it exists.
 * ``measurements.jsonl``: one JSON line per verdict-bearing measurement, fsynced
@@ -48,6 +51,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from .shared.durable import fsync_dir
+
 __all__ = [
     "DEFAULT_ROOT",
     "MEASUREMENT_FIELDS",
@@ -64,6 +69,9 @@ __all__ = [
 DEFAULT_ROOT = Path("runs")
 FORMAT = "cryorig-run/1"
 TRACE_FSYNC_INTERVAL_S = 0.5
+SAMPLE_FSYNC_INTERVAL_S = 0.25
+"""A power cut can cost at most the sample blocks of this much wall time (a killed
+process costs nothing: every block is written to the OS before ``append`` returns)."""
 
 RunStatus = Literal["PASS", "FAIL", "ERROR"]
 LoadedStatus = Literal["PASS", "FAIL", "ERROR", "INCOMPLETE"]
@@ -148,19 +156,6 @@ def software_identity() -> SoftwareIdentity:
 
 
 # --- file helpers ------------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    """Make a directory entry (a new file, a rename) durable; best effort on platforms
-    where directories cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -176,7 +171,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise RecordingError(path, "write", exc) from exc
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _json_default(value: Any) -> Any:
@@ -280,6 +275,8 @@ class SampleStream:
         self.columns = tuple(columns)
         self.rows = 0
         self._closed = False
+        self._dirty = False
+        self._synced = time.monotonic()
         header = self._line(self.columns, "header")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
@@ -289,7 +286,7 @@ class SampleStream:
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise RecordingError(path, "create sample stream", exc) from exc
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     @staticmethod
     def _line(cells: Sequence[str], where: str) -> str:
@@ -301,7 +298,12 @@ class SampleStream:
         return line
 
     def append(self, rows: Sequence[Sequence[float | int | str]]) -> None:
-        """Append one block of rows and make it durable (flush + fsync) before returning.
+        """Append one block of rows: in the operating system's hands when this returns (a
+        killed process loses none of it), and on the disk (fsync) at once unless the last
+        fsync of this stream is less than ``SAMPLE_FSYNC_INTERVAL_S`` old; then with the
+        next block, :meth:`sync` or the run's finish. On a real bench blocks come seconds
+        apart and every one is fsynced on its own; the simulated bench makes hundreds per
+        wall second, which then share an fsync (each costs milliseconds on this disk).
 
         The whole block is checked first (row length, cell types), so a bad row writes
         nothing.
@@ -324,14 +326,27 @@ class SampleStream:
         try:
             self._file.write("".join(parts).encode("utf-8"))
             self._file.flush()
-            os.fsync(self._file.fileno())
+            self._dirty = True
+            if time.monotonic() - self._synced >= SAMPLE_FSYNC_INTERVAL_S:
+                self.sync()
         except OSError as exc:
             raise RecordingError(self.path, "append samples", exc) from exc
         self.rows += len(parts)
 
+    def sync(self) -> None:
+        """fsync what was appended since the last one (a no-op when nothing was)."""
+        if self._dirty and not self._closed:
+            try:
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise RecordingError(self.path, "sync samples", exc) from exc
+            self._dirty = False
+        self._synced = time.monotonic()
+
     def close(self) -> None:
         if self._closed:
             return
+        self.sync()
         self._closed = True
         try:
             self._file.close()
@@ -420,7 +435,7 @@ class RunRecorder:
             (run_dir / "samples").mkdir()
         except OSError as exc:
             raise RecordingError(run_dir / "samples", "create directory", exc) from exc
-        _fsync_dir(root)
+        fsync_dir(root)
 
         data = asdict(meta)
         if data["software"] is None:
@@ -515,7 +530,9 @@ class RunRecorder:
             raise RecordingError(path, "append a trace event", exc) from exc
 
     def sync(self) -> None:
-        """Force the trace to disk now (sample streams and measurements always are)."""
+        """Force the trace and every sample stream to disk now (measurements always are)."""
+        for stream in self._streams.values():
+            stream.sync()
         path = self.dir / "trace.jsonl"
         try:
             self._trace.flush()
@@ -542,6 +559,30 @@ class RunRecorder:
             raise ValueError(f"{path}: an attachment of that name already exists")
         _atomic_write(path, data.encode("utf-8") if isinstance(data, str) else bytes(data))
         return path
+
+    def document(self, name: str, data: bytes | str) -> Path:
+        """Write or rewrite a document of the run (e.g. ``calibration.json``, which the
+        calibration rewrites as each phase completes, so an aborted calibration leaves
+        what it had found). Atomic: a reader sees the old or the new document, whole."""
+        self._check_open()
+        if not _NAME_RE.match(name) or name in _RESERVED or name.startswith("."):
+            raise ValueError(f"document name {name!r}: a plain file name, not a record file")
+        path = self.dir / name
+        _atomic_write(path, data.encode("utf-8") if isinstance(data, str) else bytes(data))
+        return path
+
+    def annotate(self, **fields: Any) -> None:
+        """Add or replace top-level fields of run.json while the run is open (e.g. the faults
+        injected on the simulated bench, which a reader of an ERROR run must see at once);
+        run.json is rewritten atomically now. The fields the recorder owns are refused."""
+        self._check_open()
+        owned = {"format", "run_id", "status", "started", "finished", "reason"}
+        owned |= {"requirements", "counts", "recording_errors"}
+        clash = sorted(owned & fields.keys())
+        if clash:
+            raise ValueError(f"run.json fields {clash} are the recorder's own")
+        self.meta.update(fields)
+        self._write_meta()
 
     # --- finishing ---------------------------------------------------------------------------
     @property
@@ -627,7 +668,7 @@ class RunRecorder:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise RecordingError(target, "write the Parquet copy", exc) from exc
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def __enter__(self) -> RunRecorder:
         return self

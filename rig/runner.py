@@ -60,6 +60,10 @@ class RunOutcome:
     run_dir: str | None
     retest_of: str | None
     report: str | None = None
+    certificate: dict[str, str] | None = None
+    """Paths of the calibration certificate (pdf, html, manifest) when one was issued."""
+    certificate_note: str | None = None
+    """Why no certificate was issued, when the run calibrated but none was."""
     reason: str | None = None
     wall_s: float = 0.0
     virtual_s: float | None = None
@@ -99,7 +103,9 @@ def previous_run(out: Path, serial: str) -> tuple[str, str] | None:
 class LiveView:
     """A pytest plugin that draws the run with Rich instead of pytest's own output."""
 
-    def __init__(self, console: Console, serial: str, enabled: bool = True) -> None:
+    def __init__(
+        self, console: Console, serial: str, enabled: bool = True, title: str = "EOL plan"
+    ) -> None:
         self.console = console
         self.serial = serial
         self.enabled = enabled
@@ -110,7 +116,8 @@ class LiveView:
             TimeElapsedColumn(),
             console=console,
         )
-        self.task = self.progress.add_task("EOL plan", total=1)
+        self.task = self.progress.add_task(title, total=1)
+        self.title = title
         self.step = "bringing the bench up"
         self.results: list[tuple[str, str]] = []
         self.temps: dict[str, float] = {}
@@ -133,7 +140,7 @@ class LiveView:
             style = {"PASS": "green", "FAIL": "red", "ERROR": "yellow"}.get(verdict, "white")
             steps.add_row(Text(verdict, style=style), name)
         steps.add_row(Text("…", style="cyan"), self.step)
-        return Group(self.progress, Panel(Group(t, steps), title="cryorig run"))
+        return Group(self.progress, Panel(Group(t, steps), title=f"cryorig: {self.title}"))
 
     def _draw(self, force: bool = False) -> None:
         if self.live is None:
@@ -215,6 +222,7 @@ def run_plan(
     console: Console | None = None,
     live: bool = True,
     extra_args: list[str] | None = None,
+    title: str = "EOL plan",
 ) -> RunOutcome:
     """Run the EOL plan on one unit and return its outcome (nothing printed at the end)."""
     console = console or Console(stderr=True)
@@ -248,7 +256,7 @@ def run_plan(
     for ov in qa_overrides:
         args += ["--qa-override", ov]
     args += extra_args or []
-    view = LiveView(console, serial, enabled=live)
+    view = LiveView(console, serial, enabled=live, title=title)
     started = time.monotonic()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
@@ -301,6 +309,42 @@ def render_report(outcome: RunOutcome) -> str | None:
     return str(render_eol_report(Path(outcome.run_dir)))
 
 
+def issue_certificate(outcome: RunOutcome, station: Path | None) -> None:
+    """Issue the calibration certificate of a run that calibrated the unit.
+
+    Issued whenever the calibration completed, whatever its conformity (a certificate
+    states a FAIL as clearly as a PASS); never for a calibration that did not complete
+    or whose references were not within their calibration (reports.certificate refuses
+    those, and the reason is kept in ``certificate_note``).
+    """
+    if outcome.run_dir is None:
+        return
+    run_dir = Path(outcome.run_dir)
+    if not (run_dir / "calibration.json").exists():
+        return
+    from reports.certificate import CertificateRefused
+    from reports.certificate import issue_certificate as issue
+
+    key: Path | None = None
+    if station is not None:
+        from .station import load_station
+
+        lab = load_station(station).laboratory
+        if lab is not None and lab.signing_key:
+            key = (station.parent / lab.signing_key).resolve()
+    try:
+        paths = issue(run_dir, signing_key=key)
+    except CertificateRefused as exc:
+        outcome.certificate_note = f"no certificate issued: {exc}"
+        return
+    outcome.certificate = {
+        "id": paths.certificate_id,
+        "pdf": str(paths.pdf),
+        "html": str(paths.html),
+        "manifest": str(paths.manifest),
+    }
+
+
 def print_verdict(console: Console, outcome: RunOutcome) -> None:
     colour = COLOURS.get(outcome.verdict, "bold")
     banner = Align.center(Text(big_word(outcome.verdict)))
@@ -323,5 +367,9 @@ def print_verdict(console: Console, outcome: RunOutcome) -> None:
     console.print(f"record: {where}")
     if outcome.report:
         console.print(f"report: {outcome.report}")
+    if outcome.certificate:
+        console.print(f"certificate {outcome.certificate['id']}: {outcome.certificate['pdf']}")
+    elif outcome.certificate_note:
+        console.print(Text(outcome.certificate_note, style="yellow"))
     virt = f", {outcome.virtual_s:.0f} s of bench time" if outcome.virtual_s else ""
     console.print(f"{outcome.wall_s:.1f} s{virt}")

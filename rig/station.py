@@ -164,6 +164,11 @@ class _Instrument(_Model):
 class LoggerConfig(_Instrument):
     """Thermocouple logger (DAQ970A with a DAQM901A in slot 1)."""
 
+    cjc_stability_c: Annotated[float, Field(ge=0, le=2.0)] = 0.05
+    """Half-width (°C, rectangular) of how far the reference-junction compensation may
+    have moved since the channel's system calibration (the module's specification;
+    the calibration's uncertainty budget carries it)."""
+
 
 class SupplyCorrections(_Model):
     """Read-back corrections from the supply's certificate: corrected = gain × read + offset.
@@ -263,6 +268,57 @@ ChannelEntry = Annotated[TcChannel | DcvChannel, Field(discriminator="kind")]
 _CHANNEL_KINDS = ("tc_t", "dcv")
 
 
+class PhantomLayer(_Model):
+    name: NonEmpty
+    thickness_mm: Annotated[float, Field(gt=0, le=100)]
+    conductivity_w_mk: Annotated[float, Field(gt=0, le=500)]
+
+
+class Phantom(_Model):
+    """The skin phantom on the stage, as its datasheet gives it: the calibration estimates
+    the heat flux through it (from the thermocouples at the surface, at depth and on the
+    plate) to bound the difference between the reference junction and the surface."""
+
+    layers: Annotated[list[PhantomLayer], Field(min_length=1)]
+    """Top (skin side) first."""
+    depth_channel_mm: Annotated[float, Field(gt=0, le=100)] = 3.0
+    """Depth of the depth thermocouple (role ``depth_3mm``) below the surface."""
+    contact_resistance_m2k_w: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Phantom bottom to plate (thermal paste)."""
+    ref_junction_depth_mm: Annotated[float, Field(ge=0, le=1)] = 0.025
+    """How far below the surface the reference foil thermocouple's junction sits."""
+
+    @property
+    def thickness_mm(self) -> float:
+        return sum(layer.thickness_mm for layer in self.layers)
+
+
+class Person(_Model):
+    name: NonEmpty
+    role: NonEmpty
+
+
+class Party(_Model):
+    name: NonEmpty
+    address: NonEmpty
+
+
+class Laboratory(_Model):
+    """Who issues calibration certificates from this station (ISO/IEC 17025 7.8.2.1)."""
+
+    name: NonEmpty
+    address: NonEmpty
+    accreditation: str = "not accredited"
+    authorised_by: Person
+    """The person who authorises certificates issued from this station."""
+    customer: Party
+    """The customer named on certificates unless a run names another."""
+    certificate_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,15}$")] = "CAL"
+    signing_key: str | None = None
+    """Ed25519 private key (PEM) that signs certificate manifests, relative to the station
+    file; none: manifests are hashed but not signed."""
+
+
 class Station(_Model):
     """A validated station. Build it with :func:`load_station` / :func:`parse_station`,
     which also run the cross-field checks and resolve the limits file."""
@@ -274,6 +330,10 @@ class Station(_Model):
     limits: LimitsRef
     instruments: Instruments
     channels: dict[ChannelNumber, ChannelEntry]
+    phantom: Phantom | None = None
+    """Needed to calibrate the skin sensor (the heat-flux term of the budget)."""
+    laboratory: Laboratory | None = None
+    """Needed to issue calibration certificates."""
 
     _source: str = PrivateAttr(default="<station>")
     _limits_path: Path | None = PrivateAttr(default=None)
@@ -761,6 +821,25 @@ def _sim_cal(role: str, today: _dt.date) -> dict[str, Any]:
     }
 
 
+def _sim_phantom() -> dict[str, Any]:
+    """The simulated phantom's datasheet: the layers the simulator is built from."""
+    from rig.sim.physics.materials import PHANTOM_LAYERS, STAGE
+
+    return {
+        "layers": [
+            {
+                "name": layer.material.name,
+                "thickness_mm": round(layer.thickness_m * 1000.0, 6),
+                "conductivity_w_mk": layer.material.conductivity_w_mk,
+            }
+            for layer in PHANTOM_LAYERS
+        ],
+        "depth_channel_mm": 3.0,
+        "contact_resistance_m2k_w": round(1.0 / STAGE.contact_w_m2k, 9),
+        "ref_junction_depth_mm": 0.025,
+    }
+
+
 def _limits_version(path: Path) -> str:
     """The simulated bench runs whatever version the repository's limits file is at
     (a lab station pins the version it was validated with)."""
@@ -811,6 +890,7 @@ def sim_station_data(
                 "model": "DAQ970A",
                 "serial": d.logger_serial,
                 "timeout_s": 5.0,
+                "cjc_stability_c": 0.05,
                 "calibration": _sim_cal("logger", today),
             },
             "supply": {
@@ -833,6 +913,18 @@ def sim_station_data(
             "device": {"resource": resources["device"], "baudrate": 115200},
         },
         "channels": channels,
+        "phantom": _sim_phantom(),
+        "laboratory": {
+            "name": SIM_LABORATORY,
+            "address": "simulated bench SIM-01 (cryorig sim serve), no physical address",
+            "accreditation": "not accredited (simulated bench: certificates for demonstration)",
+            "authorised_by": {"name": "Simulated QA Manager", "role": "Quality assurance"},
+            "customer": {
+                "name": "cryorig production (simulated)",
+                "address": "end-of-line station SIM-01",
+            },
+            "certificate_prefix": "SIMCAL",
+        },
     }
 
 

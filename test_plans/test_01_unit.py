@@ -1,4 +1,4 @@
-"""EOL step 1 — the unit itself: identity, power, self test, calibration memory.
+"""EOL step 1 — the unit itself: identity, power, self test.
 
 No cooling here: these run first, while the phantom warms to 33 °C for the
 treatments. Each test is a step of the procedure the QA engineer signs; the
@@ -7,13 +7,10 @@ numbers it is judged against are in ``limits/eol-limits.yaml``.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 
 from rig.instruments.errors import UnitTimeout
-from rig.instruments.interfaces import CalRecord
 from rig.measure import measures
 
 IDENTITY_QUERIES = 20
@@ -71,26 +68,3 @@ def test_selftest(unit, measurements):
     """The unit's built-in self test."""
     code = unit.selftest()
     measurements["selftest.result"] = "PASS" if code is None else f"FAIL {code}"
-
-
-@pytest.mark.requirement("REQ-CAL-01")
-@measures("calmem.readback_identical", "calmem.survives_power_cycle")
-def test_calibration_memory(bench, unit, protocols, measurements):
-    """Write the unit's present coefficients back under an EOL record (service mode),
-    read them back, power-cycle the unit through the supply and read them again."""
-    p = protocols.calibration_memory
-    present = unit.calibration()
-    record = CalRecord(
-        gain=present.gain,
-        offset_c=present.offset_c,
-        date=dt.date.today(),
-        cert_id=f"EOL-{bench.recorder.run_id[-6:]}",
-    )
-    unit.enter_service()
-    try:
-        unit.write_calibration(record)
-    finally:
-        unit.leave_service()
-    measurements["calmem.readback_identical"] = unit.calibration() == record
-    bench.power_cycle(p.power_off_s, p.boot_timeout_s)
-    measurements["calmem.survives_power_cycle"] = unit.calibration() == record

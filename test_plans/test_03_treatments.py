@@ -1,4 +1,4 @@
-"""EOL step 2 — the treatments, each from a phantom surface held at 33 °C.
+"""EOL step 3 — the treatments, each from a phantom surface held at 33 °C.
 
 Judged on the reference surface thermocouple (channel 101) and the valve-sense
 channel (110), the logger's own view, not on the unit's report of itself.

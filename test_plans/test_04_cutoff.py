@@ -1,4 +1,4 @@
-"""EOL step 3 — the over-cooling cutoff, in service-mode continuous cooling.
+"""EOL step 4 — the over-cooling cutoff, in service-mode continuous cooling.
 
 Nothing but the unit's own safety logic ends the cooling. The rig times the
 reaction from the moment the unit's corrected reading falls to the factory

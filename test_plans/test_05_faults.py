@@ -1,4 +1,4 @@
-"""EOL step 4 — failed sensor and undervoltage while cooling.
+"""EOL step 5 — failed sensor and undervoltage while cooling.
 
 Each fault is raised at a moment the rig knows (its own command); the reaction is
 timed to the jet's stop seen by the reference surface. Short bursts of cooling

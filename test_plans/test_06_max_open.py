@@ -1,4 +1,4 @@
-"""EOL step 5 — the maximum valve-open time (runs last: it over-cools the phantom)."""
+"""EOL step 6 — the maximum valve-open time (runs last: it over-cools the phantom)."""
 
 from __future__ import annotations
 

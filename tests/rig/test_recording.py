@@ -400,11 +400,34 @@ def test_disk_full_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(recording.os, "fsync", full)
+    monkeypatch.setattr(recording, "SAMPLE_FSYNC_INTERVAL_S", 0.0)  # every block fsynced
     with pytest.raises(RecordingError, match=r"scan\.csv.*No space left") as info:
         s.append([(1.0,)])
     assert info.value.path == s.path
     with pytest.raises(RecordingError, match=r"measurements\.jsonl"):
         rec.measurement(_measurement())
+
+
+def test_sample_fsyncs_are_grouped_but_never_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks closer together than SAMPLE_FSYNC_INTERVAL_S share an fsync: the next block
+    past the interval, sync() or the run's finish flushes them to the disk."""
+    rec = RunRecorder.create(_meta(), tmp_path, now=NOW)
+    s = rec.stream("scan", ["t"])
+    synced: list[int] = []
+    real = recording.os.fsync
+    monkeypatch.setattr(recording.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    monkeypatch.setattr(recording, "SAMPLE_FSYNC_INTERVAL_S", 3600.0)
+    for i in range(50):
+        s.append([(float(i),)])
+    assert synced == []  # all 50 blocks are written to the OS, none fsynced yet
+    assert s.path.read_text().count("\n") == 51  # a killed process would lose none
+    rec.sync()
+    assert len(synced) >= 1  # the stream (and the trace) went to the disk
+    n = len(synced)
+    rec.sync()  # nothing new: the stream is not fsynced again
+    assert len(synced) == n + 1  # only the trace
 
 
 def test_software_identity() -> None:
