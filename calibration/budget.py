@@ -52,8 +52,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, NamedTuple
 
-from GTC import reporting, type_b, ureal
-
 from calibration.record import Budget, BudgetRow
 
 __all__ = [
@@ -238,6 +236,8 @@ class _Component:
 
 def _rectangular(key: str, name: str, symbol: str, side: _Side, a: float, note: str) -> _Component:
     """Type B, bounds ±a known, nothing else: u = a/√3 (JCGM 100 4.3.7), ν infinite."""
+    from GTC import type_b  # imported when first used: GTC brings scipy (a second)
+
     return _Component(
         key, name, symbol, side, "B", "rectangular", float(type_b.uniform(a)), a, None, note
     )
@@ -353,6 +353,8 @@ def _model(p: PointInputs, comps: list[_Component], unit_u: bool) -> tuple[Any, 
     so the partial derivatives are taken from a copy of the model with unit uncertainties,
     as GTC's documentation recommends; the contributions come from the real one.
     """
+    from GTC import ureal
+
     inputs = {
         c.key: ureal(
             0.0,
@@ -376,6 +378,8 @@ def error_estimate(inputs: PointInputs) -> float:
 def point_budget(inputs: PointInputs) -> Budget:
     """The point's budget: one row per input quantity (also those contributing 0),
     u_c, ν_eff (Welch–Satterthwaite, ``None`` if infinite), k for 95 % from Student t, U."""
+    from GTC import reporting
+
     comps = _components(inputs)
     error, q = _model(inputs, comps, unit_u=False)
     probe, q1 = _model(inputs, comps, unit_u=True)

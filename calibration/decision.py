@@ -26,9 +26,6 @@ for that point (it was not accepted, or not rejected).
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from scipy import stats
 
 from calibration.record import Budget, Decision
 
@@ -80,13 +77,31 @@ def p_conform(error_c: float, u_c: float, dof: float | None, tolerance_c: float)
 
 def _standardised(
     error_c: float, u_c: float, dof: float | None, tolerance_c: float
-) -> tuple[Any, float, float]:
+) -> tuple[_Student, float, float]:
     if not (math.isfinite(u_c) and u_c > 0.0):
         raise ValueError(f"u_c = {u_c!r}: a standard uncertainty must be finite and > 0")
     if dof is not None and not dof > 0.0:
         raise ValueError(f"dof = {dof!r}: degrees of freedom must be > 0 (None: infinite)")
-    dist: Any = stats.norm if dof is None or math.isinf(dof) else stats.t(dof)
-    return dist, (-tolerance_c - error_c) / u_c, (tolerance_c - error_c) / u_c
+    return _Student(dof), (-tolerance_c - error_c) / u_c, (tolerance_c - error_c) / u_c
+
+
+class _Student:
+    """Student's t with ``dof`` degrees of freedom (normal when ``dof`` is None or
+    infinite): cdf and sf from scipy.special (``stdtr``/``ndtr``), not scipy.stats,
+    whose import costs a station a second for two functions."""
+
+    def __init__(self, dof: float | None) -> None:
+        from scipy import special
+
+        self._special = special
+        self._dof = None if dof is None or math.isinf(dof) else float(dof)
+
+    def cdf(self, x: float) -> float:
+        sp = self._special
+        return float(sp.ndtr(x) if self._dof is None else sp.stdtr(self._dof, x))
+
+    def sf(self, x: float) -> float:
+        return self.cdf(-x)  # symmetric: the upper tail without 1 − cdf's cancellation
 
 
 def _p_outside(error_c: float, u_c: float, dof: float | None, tolerance_c: float) -> float:

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from GTC import get_correlation, type_a, uncertainty, value
-from scipy import stats
 
 from calibration.record import Fit
 
@@ -71,7 +69,7 @@ class LineFit:
     @property
     def chi2_p_value(self) -> float | None:
         """Pr(χ²_dof ≥ chi2): below 0.05 the stated u_reference do not explain the scatter."""
-        return None if self.chi2 is None else float(stats.chi2.sf(self.chi2, self.dof))
+        return None if self.chi2 is None else _chi2_sf(self.chi2, self.dof)
 
     def predict(self, x: float) -> tuple[float, float]:
         """The corrected value at indication ``x`` and the standard uncertainty of the line there.
@@ -159,6 +157,8 @@ def fit_line(
                 raise ValueError(f"u_reference[{i}] = {v!r}: a standard uncertainty must be > 0")
 
     xs, ys = x.tolist(), y.tolist()
+    from GTC import get_correlation, type_a, uncertainty, value  # 0.9 s: when first fitted
+
     result = type_a.line_fit(xs, ys) if u is None else type_a.line_fit_wls(xs, ys, u.tolist())
     a, b = result.a_b  # intercept, slope
     gain, offset = value(b), value(a)
@@ -189,11 +189,20 @@ def t_interval(u: float, dof: float | None, p: float = 0.95) -> tuple[float, flo
         raise ValueError(f"p = {p!r}: a coverage probability lies strictly between 0 and 1")
     if not (math.isfinite(u) and u >= 0.0):
         raise ValueError(f"u = {u!r}: a standard uncertainty must be finite and >= 0")
+    from scipy import special
+
     q = (1.0 + p) / 2.0
     if dof is None or math.isinf(dof):
-        k = float(stats.norm.ppf(q))
+        k = float(special.ndtri(q))
     elif dof > 0.0:
-        k = float(stats.t.ppf(q, dof))
+        k = float(special.stdtrit(dof, q))
     else:
         raise ValueError(f"dof = {dof!r}: degrees of freedom must be > 0")
     return k, k * u
+
+
+def _chi2_sf(chi2: float, dof: int) -> float:
+    """Pr(χ²_dof ≥ chi2), from scipy.special (scipy.stats costs a second to import)."""
+    from scipy import special
+
+    return float(special.chdtrc(dof, chi2))

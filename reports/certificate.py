@@ -1066,6 +1066,26 @@ def render_pdf(html: str) -> tuple[bytes, int]:
     return pdf, len(document.pages)
 
 
+WARM_UP_HTML = (
+    "<html><body style=\"font-family: 'Certificate Serif'\">Calibration <b>certificate</b> "
+    "<span style=\"font-family: 'Certificate Mono'\">0.5 °C</span></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Import and lay out once: what the first certificate of a process would otherwise pay
+    on top of its own work (WeasyPrint's and matplotlib's imports, the cut faces, Pango's
+    and fontconfig's caches). For a worker that will issue a certificate soon."""
+    from matplotlib.figure import Figure
+
+    from .plots import to_png
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    fig.add_subplot().plot([0, 1], [0, 1], label="°C")
+    to_png(fig)
+    render_pdf(WARM_UP_HTML)
+
+
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while WeasyPrint lays out and paints.
@@ -1100,9 +1120,10 @@ def _fast_font_subsetting() -> bool:
 # The PDF's three faces are DejaVu Serif (regular, bold) and DejaVu Sans Mono, cut down once to
 # the scripts a certificate uses (Latin, Greek, punctuation, super/subscripts, arrows, maths,
 # box drawing) and without the kerning/ligature/MATH tables: some 620 glyphs and 50 kB instead
-# of 3,000–6,000 glyphs and 350–760 kB a face, so embedding them whole costs little and WeasyPrint has no 0.1–0.3 s subsetting pass
-# per face. The cut is cached on disk (a station issues one certificate per process); any
-# character outside it falls back to the full system face named after it in the CSS.
+# of 3,000–6,000 glyphs and 350–760 kB a face, so embedding them whole costs little and
+# WeasyPrint has no 0.1–0.3 s subsetting pass per face. The cut is cached on disk (a station
+# issues one certificate per process); any character outside it falls back to the full system
+# face named after it in the CSS.
 FONT_FACES = (
     ("Certificate Serif", "normal", "DejaVu Serif:style=Book"),
     ("Certificate Serif", "bold", "DejaVu Serif:style=Bold"),

@@ -540,6 +540,33 @@ def eol_context(run: RunData) -> dict[str, Any]:
     }
 
 
+def warm_up() -> None:
+    """Import and draw once: what the first report of a process would otherwise pay on top
+    of its own work (matplotlib's and pandas' imports, the font cache, the template). For a
+    worker that will render a report soon."""
+    import pyarrow.parquet  # noqa: F401 - the run's samples are read from Parquet
+
+    fig = plots.Figure(figsize=(1, 1), dpi=20)
+    fig.add_subplot().plot([0, 1], [0, 1], label="°C")
+    plots.to_png(fig)
+    _environment().get_template("eol_report.html.j2")
+
+
+def prerender_figures(run_dir: Path) -> int:
+    """Draw the window figure of every treatment that has ended so far in a run still going
+    on (its journals as they stand); the number drawn. For a report worker with a core to
+    spare while the plan runs: the figures are kept by :func:`plots.drawn_once`, and the
+    report at the end uses each one whose data, limits and title are still the same."""
+    run = load_run(Path(run_dir))
+    if not run.samples:
+        return 0
+    channels = split_logger(run.samples.get("logger"))
+    finished = [w for w in treatment_windows(run.trace, _last_sample_time(run)) if w.finished]
+    for w in finished:
+        _guarded(w.title, lambda w=w: _window_figure(run, channels, w))
+    return len(finished)
+
+
 def render_eol_report(run_dir: Path, *, out: Path | None = None) -> Path:
     """Render the EOL report of the run in ``run_dir`` to ``out`` (default
     ``<run_dir>/report.html``) and return the path written."""

@@ -15,10 +15,15 @@ mailed or archived, and a report of about eight figures renders in about a secon
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
+import hashlib
 import io
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -171,7 +176,70 @@ def _message(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
+# --- drawn once ----------------------------------------------------------------------------------
+MEMO_SIZE = 32
+"""Figures kept per process (a plan draws about ten)."""
+
+_memo: OrderedDict[str, bytes] = OrderedDict()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    """Hash ``obj`` by value: arrays by dtype, shape and bytes; dataclasses by fields."""
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        h.update(f"nd{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        h.update(type(obj).__qualname__.encode())
+        for f in dataclasses.fields(obj):
+            _feed(h, getattr(obj, f.name))
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"seq{len(obj)}(".encode())
+        for item in obj:
+            _feed(h, item)
+        h.update(b")")
+    elif isinstance(obj, dict):
+        h.update(f"map{len(obj)}(".encode())
+        for key in sorted(obj):
+            _feed(h, key)
+            _feed(h, obj[key])
+        h.update(b")")
+    elif obj is None or isinstance(obj, (str, int, float, bool, np.generic)):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+    else:
+        raise TypeError(f"cannot key a figure on a {type(obj).__name__}")
+
+
+def drawn_once(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Memoise a figure on the values of everything it is drawn from.
+
+    A station's report worker draws each treatment window while the plan goes on
+    (:func:`reports.eol.prerender_figures`); the report at the end then finds the ones
+    whose data has not changed since. The key is a hash of every argument's value (each
+    array's bytes), so a window whose data, limits or title changed in any way is drawn
+    again: the memo can make a report faster, never different.
+    """
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> bytes:
+        h = hashlib.blake2b(draw.__qualname__.encode(), digest_size=20)
+        _feed(h, list(args))
+        _feed(h, kwargs)
+        key = h.hexdigest()
+        png = _memo.get(key)
+        if png is None:
+            png = _memo[key] = draw(*args, **kwargs)
+            while len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+        else:
+            _memo.move_to_end(key)
+        return png
+
+    return wrapper
+
+
 # --- treatment window ----------------------------------------------------------------------------
+@drawn_once
 def treatment_figure(
     title: str,
     temperatures: Sequence[Series],

@@ -14,9 +14,10 @@ import contextlib
 import io
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from rich.align import Align
@@ -28,6 +29,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .runbook import ERROR, FAIL, PASS
+
+if TYPE_CHECKING:
+    from .publish import CertificateResult, Publisher
 
 PLAN_DIR = Path(__file__).resolve().parents[1] / "test_plans"
 EXIT = {PASS: 0, FAIL: 1, ERROR: 2}
@@ -104,9 +108,16 @@ class LiveView:
     """A pytest plugin that draws the run with Rich instead of pytest's own output."""
 
     def __init__(
-        self, console: Console, serial: str, enabled: bool = True, title: str = "EOL plan"
+        self,
+        console: Console,
+        serial: str,
+        enabled: bool = True,
+        title: str = "EOL plan",
+        on_test_end: Callable[[str], None] | None = None,
     ) -> None:
         self.console = console
+        self.on_test_end = on_test_end
+        """Called with the run directory after each test (e.g. to draw its figures)."""
         self.serial = serial
         self.enabled = enabled
         self.progress = Progress(
@@ -201,6 +212,15 @@ class LiveView:
             self.progress.advance(self.task)
             self._draw(force=True)
 
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        if self.on_test_end is None or self.session is None:
+            return
+        from .plugin import _session
+
+        rs = _session(self.session.config)
+        if rs is not None and rs.bench is not None:
+            self.on_test_end(str(rs.bench.recorder.dir))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.step = "done"
         self._draw(force=True)
@@ -223,6 +243,7 @@ def run_plan(
     live: bool = True,
     extra_args: list[str] | None = None,
     title: str = "EOL plan",
+    on_test_end: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Run the EOL plan on one unit and return its outcome (nothing printed at the end)."""
     console = console or Console(stderr=True)
@@ -236,6 +257,8 @@ def run_plan(
         "--assert=plain",  # the plan's verdicts come from its measurements, not from asserts
         "-p",
         "no:unraisableexception",  # its gc.collect() at exit costs 0.2 s per run
+        "-p",
+        "no:hypothesispytest",  # the software's own fuzz tests' plugin: 0.16 s of imports
         "--rig",
         "lab" if station else "sim",
         "--serial",
@@ -256,7 +279,7 @@ def run_plan(
     for ov in qa_overrides:
         args += ["--qa-override", ov]
     args += extra_args or []
-    view = LiveView(console, serial, enabled=live, title=title)
+    view = LiveView(console, serial, enabled=live, title=title, on_test_end=on_test_end)
     started = time.monotonic()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
@@ -301,48 +324,68 @@ def _last_lines(text: str, n: int = 6) -> str:
     return "\n".join(lines[-n:]) or "the plan did not run"
 
 
-def render_report(outcome: RunOutcome) -> str | None:
+def render_report(outcome: RunOutcome, publisher: Publisher | None = None) -> None:
+    """Render the run's EOL report (with a ``publisher``: hand it to its worker and return
+    at once; ``collect_documents`` waits)."""
     if outcome.run_dir is None:
+        return
+    if publisher is not None:
+        publisher.submit_report(outcome.run_dir)
+        return
+    from .publish import report
+
+    outcome.report = report(outcome.run_dir)
+
+
+def signing_key(station: Path | None) -> Path | None:
+    """The station's certificate signing key (None: the sim bench, or no key set)."""
+    if station is None:
         return None
-    from reports.eol import render_eol_report
+    from .station import load_station
 
-    return str(render_eol_report(Path(outcome.run_dir)))
+    lab = load_station(station).laboratory
+    if lab is None or not lab.signing_key:
+        return None
+    return (station.parent / lab.signing_key).resolve()
 
 
-def issue_certificate(outcome: RunOutcome, station: Path | None) -> None:
+def issue_certificate(
+    outcome: RunOutcome, station: Path | None, publisher: Publisher | None = None
+) -> None:
     """Issue the calibration certificate of a run that calibrated the unit.
 
     Issued whenever the calibration completed, whatever its conformity (a certificate
     states a FAIL as clearly as a PASS); never for a calibration that did not complete
     or whose references were not within their calibration (reports.certificate refuses
-    those, and the reason is kept in ``certificate_note``).
+    those, and the reason is kept in ``certificate_note``). With a ``publisher`` the work
+    is handed to its worker and this returns at once; ``collect_documents`` waits.
     """
     if outcome.run_dir is None:
         return
-    run_dir = Path(outcome.run_dir)
-    if not (run_dir / "calibration.json").exists():
+    key = signing_key(station)
+    if publisher is not None:
+        publisher.submit_certificate(outcome.run_dir, key)
         return
-    from reports.certificate import CertificateRefused
-    from reports.certificate import issue_certificate as issue
+    from .publish import issue
 
-    key: Path | None = None
-    if station is not None:
-        from .station import load_station
+    _apply(outcome, issue(outcome.run_dir, str(key) if key else None))
 
-        lab = load_station(station).laboratory
-        if lab is not None and lab.signing_key:
-            key = (station.parent / lab.signing_key).resolve()
-    try:
-        paths = issue(run_dir, signing_key=key)
-    except CertificateRefused as exc:
-        outcome.certificate_note = f"no certificate issued: {exc}"
-        return
-    outcome.certificate = {
-        "id": paths.certificate_id,
-        "pdf": str(paths.pdf),
-        "html": str(paths.html),
-        "manifest": str(paths.manifest),
-    }
+
+def collect_certificate(outcome: RunOutcome, publisher: Publisher) -> None:
+    """Wait for the certificate handed to ``publisher`` and record what came of it."""
+    _apply(outcome, publisher.certificate_result())
+
+
+def collect_report(outcome: RunOutcome, publisher: Publisher) -> None:
+    """Wait for the report handed to ``publisher``."""
+    outcome.report = publisher.report_result()
+
+
+def _apply(outcome: RunOutcome, result: CertificateResult) -> None:
+    if result.refused is not None:
+        outcome.certificate_note = f"no certificate issued: {result.refused}"
+    elif result.paths is not None:
+        outcome.certificate = result.paths
 
 
 def print_verdict(console: Console, outcome: RunOutcome) -> None:

@@ -1,0 +1,83 @@
+"""The main job end to end: ``cryorig run`` as the line's MES calls it.
+
+One unit that fails (a weak jet), then the same serial retested nominal: exit status, the
+last stdout line's JSON, the retest link, the run's record, its EOL report (whose window
+figures were drawn by the report worker while the plan ran: they must be the figures a
+fresh render draws) and the calibration certificate issued by the other worker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.eol import render_eol_report
+from rig.recording import load_run
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = ROOT / "rig" / "sim" / "profiles"
+REQS = {
+    "REQ-ID-01", "REQ-PWR-01", "REQ-PWR-02", "REQ-ST-01", "REQ-COOL-01", "REQ-COOL-02",
+    "REQ-HOLD-01", "REQ-SAFE-01", "REQ-SAFE-02", "REQ-SAFE-03", "REQ-SAFE-04",
+    "REQ-SENS-01", "REQ-CAL-01",
+}  # fmt: skip
+
+pytestmark = pytest.mark.timeout(400)
+
+
+def cryorig_run(out: Path, serial: str, *args: str) -> tuple[int, dict, str]:
+    command = [sys.executable, "-m", "rig.cli", "run", "--serial", serial, "--out", str(out)]
+    proc = subprocess.run(
+        [*command, "--json", "--no-live", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines, proc.stderr
+    return proc.returncode, json.loads(lines[-1]), proc.stderr
+
+
+def _figures(html: str) -> list[str]:
+    return re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", html)
+
+
+def test_a_failed_unit_then_its_retest(tmp_path: Path) -> None:
+    code, first, err = cryorig_run(
+        tmp_path, "SIM-R-0001", "--unit-profile", str(CATALOG / "weak-jet.yaml")
+    )
+    assert code == 1, err
+    assert first["verdict"] == "FAIL" and "REQ-COOL-01" in first["failed"]
+    assert first["requirements"]["REQ-COOL-01"] == "FAIL"
+    assert first["retest_of"] is None
+    assert set(first["requirements"]) == REQS
+    assert "REQ-COOL-01" in err  # the failing requirements are shown to the operator
+
+    code, retest, err = cryorig_run(tmp_path, "SIM-R-0001")
+    assert code == 0, err
+    assert set(retest) >= {"serial", "verdict", "requirements", "failed", "run_dir", "retest_of"}
+    assert retest["serial"] == "SIM-R-0001" and retest["verdict"] == "PASS"
+    assert retest["failed"] == [] and set(retest["requirements"].values()) == {"PASS"}
+    assert retest["retest_of"] == Path(first["run_dir"]).name
+    run_dir = Path(retest["run_dir"])
+    run = load_run(run_dir)
+    assert run.status == "PASS" and run.meta["retest_of"] == retest["retest_of"]
+
+    # The certificate, from its worker: the three files, named in the JSON.
+    cert = retest["certificate"]
+    for key in ("pdf", "html", "manifest"):
+        assert Path(cert[key]).is_file() and Path(cert[key]).parent == run_dir / "certificate"
+    assert Path(cert["pdf"]).read_bytes().startswith(b"%PDF-")
+
+    # The report, from the other worker, its window figures drawn while the plan ran:
+    # the same bytes as a report rendered from the finished record now.
+    served = (run_dir / "report.html").read_text(encoding="utf-8")
+    fresh = render_eol_report(run_dir, out=tmp_path / "fresh.html").read_text(encoding="utf-8")
+    assert len(_figures(served)) >= 8
+    assert _figures(served) == _figures(fresh)
