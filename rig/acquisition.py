@@ -369,8 +369,7 @@ class Acquisition:
     def poll_supply(self) -> None:
         self._refuse_dead("supply")
         now = self.clock.now()
-        current = self.supply.measured_current_a
-        voltage = self.supply.measured_voltage_v
+        voltage, current = self.supply.measured_v_a  # one exchange for both
         self.supply_rows.add([(now, float(voltage), float(current))])
 
     def anchor_unit(self) -> None:

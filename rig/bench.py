@@ -560,9 +560,12 @@ class Bench:
             )
         return current
 
-    def wait_cooling_end(self, timeout_s: float, *, poll_s: float = 1.0) -> str:
+    def wait_cooling_end(self, timeout_s: float, *, poll_s: float = 0.5) -> str:
         """Wait until the unit is no longer cooling (valve closed and not in a treatment);
-        its state then (SERVICE after service cooling that timed out, CUTOFF, FAULT …)."""
+        its state then (SERVICE after service cooling that timed out, CUTOFF, FAULT …).
+
+        Polled every ``poll_s`` (``STATE?``): the end is only where the recording's tail
+        starts; every judged moment comes from the logger's scan, not from this poll."""
         seen: dict[str, str] = {}
 
         def done() -> bool:
@@ -570,7 +573,7 @@ class Bench:
             seen["state"] = st.state
             return st.state not in ("SHOCK", "HOLD") and not st.valve_open
 
-        if not self.clock.wait_until(done, timeout_s, poll_s=0.25):
+        if not self.clock.wait_until(done, timeout_s, poll_s=poll_s):
             raise RigError(
                 f"the unit was still cooling after {timeout_s:g} s ({seen.get('state')})"
             )

@@ -55,6 +55,18 @@ def parse_float(reply: str) -> float:
     return float(reply.strip())
 
 
+def parse_floats(count: int) -> Callable[[str], tuple[float, ...]]:
+    """The replies of ``count`` queries sent as one message (IEEE 488.2: joined by ``;``)."""
+
+    def parse(reply: str) -> tuple[float, ...]:
+        parts = reply.strip().split(";")
+        if len(parts) != count:
+            raise ValueError(f"{len(parts)} replies, expected {count}")
+        return tuple(float(p) for p in parts)
+
+    return parse
+
+
 def parse_bool(reply: str) -> bool:
     """A state reply: ``1``/``0`` (also ``ON``/``OFF``)."""
     text = reply.strip().upper()

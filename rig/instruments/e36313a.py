@@ -18,7 +18,15 @@ from typing import ClassVar
 from rig.clock import Clock
 
 from .adapters import Adapter
-from .base import ScpiInstrument, control, in_range, measurement, on_off, parse_bool
+from .base import (
+    ScpiInstrument,
+    control,
+    in_range,
+    measurement,
+    on_off,
+    parse_bool,
+    parse_floats,
+)
 from .steps import step
 
 
@@ -57,6 +65,12 @@ class E36313aOutput(ScpiInstrument):
     )
     measured_voltage_v = measurement("MEAS:VOLT? {ch}", "Terminal voltage.", units="V")
     measured_current_a = measurement("MEAS:CURR? {ch}", "Output current.", units="A")
+    measured_v_a = measurement(
+        "MEAS:VOLT? {ch};:MEAS:CURR? {ch}",
+        "Terminal voltage and output current in one exchange (acquisition's read-back).",
+        get_process=parse_floats(2),
+        units="V, A",
+    )
     tripped = measurement(
         "CURR:PROT:TRIP? {ch}", "Over-current protection has tripped.", get_process=parse_bool
     )

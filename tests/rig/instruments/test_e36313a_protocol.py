@@ -55,6 +55,8 @@ def test_measurements_and_trip() -> None:
     pairs = [
         ("MEAS:VOLT? (@2)", "+2.39990000E+01"),
         ("MEAS:CURR? (@2)", "+9.12000000E-02"),
+        ("MEAS:VOLT? (@2);:MEAS:CURR? (@2)", "+2.39990000E+01;+9.12000000E-02"),
+        ("MEAS:VOLT? (@2);:MEAS:CURR? (@2)", "+2.39990000E+01"),
         ("CURR:PROT:TRIP? (@2)", "0"),
         ("CURR:PROT:TRIP? (@2)", "1"),
         ("OUTP:PROT:CLE (@2)", None),
@@ -63,6 +65,9 @@ def test_measurements_and_trip() -> None:
     with expected_protocol(E36313aOutput, pairs) as supply:
         assert supply.measured_voltage_v == pytest.approx(23.999)
         assert supply.measured_current_a == pytest.approx(0.0912)
+        assert supply.measured_v_a == pytest.approx((23.999, 0.0912))
+        with pytest.raises(InstrumentError, match="1 replies, expected 2"):
+            supply.measured_v_a  # noqa: B018 - a reply short of one value
         assert supply.tripped is False
         assert supply.tripped is True
         supply.clear_protection()
