@@ -68,7 +68,10 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
     decided = Timed(events[0][0], 0.001 / np.sqrt(12)) if events else Timed(np.inf, 0.0)
     cross = earliest(reading_crossing(t_log, reading, p.threshold_c, after=t_start), decided)
     if np.isfinite(cross.value):
-        lat = latency(cross, flow_stop(t_ref, ref, after=cross.value - 0.05))
+        # Searched up to the end of the recording: a drifted threshold stops the jet
+        # seconds after the factory one is crossed, and that is what gets measured.
+        stop = flow_stop(t_ref, ref, after=cross.value - 0.05, search_s=t_cut - cross.value)
+        lat = latency(cross, stop)
         measurements.record("cutoff.close_latency", lat.value, uncertainty=lat.u)
     else:
         measurements.record(

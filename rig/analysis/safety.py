@@ -51,14 +51,18 @@ def flow_stop(
     *,
     search_s: float = 2.0,
     rise_c: float = 0.3,
+    sustain: int = 3,
     sensor_lag_s: float = 0.010,
 ) -> Timed:
     """When the jet stopped: the turn of the reference surface from cooling to warming.
 
     Looks in ``[after, after + search_s]`` for the lowest sample that is followed by a
-    rise of at least ``rise_c`` (a real turn, not noise). Returns ``inf`` when the
-    surface does not turn (the jet kept flowing). The uncertainty combines the
-    sampling interval and the thermocouple's lag (rectangular each).
+    rise of at least ``rise_c`` held for ``sustain`` samples in a row (a real turn, not
+    noise: at 100 Hz and 0.2 PLC one dip and the next sample's spike can stand 0.3 °C
+    apart, while the rebound after the jet stops climbs over 10 °C/s and stays up).
+    Returns ``inf`` when the surface does not turn (the jet kept flowing). The
+    uncertainty combines the sampling interval and the thermocouple's lag (rectangular
+    each).
     """
     t_ref = np.asarray(t_ref, dtype=float)
     ref = np.asarray(ref, dtype=float)
@@ -67,17 +71,31 @@ def flow_stop(
     if t.size < 3:
         raise AnalysisError(f"{t.size} reference samples after t={after:.3f} s, need 3")
     dt = sample_interval(t)
-    # The first sample that stands ``rise_c`` above everything before it marks a
-    # real upturn; the turn itself is the lowest sample before that one.
-    risen = np.flatnonzero(y - np.minimum.accumulate(y) >= rise_c)
+    # Judged on a 5-sample running median (a lone dip or spike does not move it): a
+    # sample stands ``rise_c`` above everything before it; the first of ``sustain``
+    # such samples in a row marks the upturn. The turn itself is the lowest raw sample
+    # of the few before the upturn (the rebound climbs over 10 °C/s, so the median lags
+    # it by two samples at most).
+    smooth = _running_median(y, 5)
+    above = smooth - np.minimum.accumulate(smooth) >= rise_c
+    held = above.copy()
+    for k in range(1, sustain):
+        held[:-k] &= above[k:]
+        held[len(held) - k :] = False
+    risen = np.flatnonzero(held)
     if risen.size == 0:
         return Timed(math.inf, 0.0)
-    # Only the last few samples before the rise can hold the turn: the rebound is
-    # steep (over 10 °C/s), earlier dips are noise on the slow cooling.
-    first = max(0, int(risen[0]) - max(2, round(0.05 / dt)))
+    first = max(0, int(risen[0]) - max(3, round(0.03 / dt)))
     bottom = first + int(np.argmin(y[first : risen[0] + 1]))
     u = math.hypot(_rect(dt), _rect(sensor_lag_s))
     return Timed(float(t[bottom]), u)
+
+
+def _running_median(y: np.ndarray, width: int) -> np.ndarray:
+    """Centred running median of odd ``width``; the ends use what is there."""
+    half = width // 2
+    padded = np.pad(y, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)
 
 
 def latency(start: Timed, end: Timed) -> Timed:

@@ -90,7 +90,7 @@ def test_limit_lines_are_the_temperature_limits_of_the_test() -> None:
 
 
 def test_protocol_band_only_for_the_version_the_run_used() -> None:
-    meta = {"extra": {"protocols": {"shock": "shock-4c 1.0.0"}}}
+    meta = {"extra": {"protocols": {"shock": "shock-4c 1.1.0"}}}
     (band,), lines = protocol_marks(meta, "p.py::test_shock")
     assert (band.low, band.centre, band.high) == (3.0, 4.0, 5.0)
     assert lines == []

@@ -155,6 +155,24 @@ def test_flow_stop_ignores_noise() -> None:
     assert flow_stop(t, y, after=0.5).value == pytest.approx(2.0, abs=0.05)
 
 
+def test_flow_stop_is_not_fooled_by_one_noise_spike() -> None:
+    """The bench's 100 Hz reference at 0.2 PLC is noisy (sd about 0.08 °C near 2 °C): one
+    dip followed by one spike can stand 0.3 °C above the running minimum long before the
+    turn. Found on a slow-valve unit, whose cutoff latency was measured 85 ms short."""
+    t, y = _cooling_then_stop(2.0)
+    misses = []
+    for seed in range(300):
+        noisy = y + np.random.default_rng(seed).normal(0.0, 0.08, y.size)
+        got = flow_stop(t, noisy, after=0.5).value
+        if abs(got - 2.0) > 0.04:
+            misses.append((seed, round(got, 3)))
+    assert misses == []
+    # The case itself: a spike of 0.37 °C right after a dip, 100 ms before the turn.
+    spiked = y.copy()
+    spiked[190], spiked[191] = spiked[190] - 0.25, spiked[190] + 0.12
+    assert flow_stop(t, spiked, after=0.5).value == pytest.approx(2.0, abs=0.011)
+
+
 def test_latency_and_reading_crossing() -> None:
     t_log = np.arange(0.0, 10.0, 0.1)
     reading = 10.0 - t_log  # crosses 2.0 at t = 8.0
