@@ -326,7 +326,7 @@ def _last_lines(text: str, n: int = 6) -> str:
 
 def render_report(outcome: RunOutcome, publisher: Publisher | None = None) -> None:
     """Render the run's EOL report (with a ``publisher``: hand it to its worker and return
-    at once; ``collect_documents`` waits)."""
+    at once; ``collect_report`` waits)."""
     if outcome.run_dir is None:
         return
     if publisher is not None:
@@ -358,7 +358,7 @@ def issue_certificate(
     states a FAIL as clearly as a PASS); never for a calibration that did not complete
     or whose references were not within their calibration (reports.certificate refuses
     those, and the reason is kept in ``certificate_note``). With a ``publisher`` the work
-    is handed to its worker and this returns at once; ``collect_documents`` waits.
+    is handed to its worker and this returns at once; ``collect_certificate`` waits.
     """
     if outcome.run_dir is None:
         return
