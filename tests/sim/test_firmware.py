@@ -515,3 +515,42 @@ def test_noisy_link_corrupts_replies() -> None:
 def test_quiet_link_never_corrupts(u: UnitHarness) -> None:
     for _ in range(50):
         assert u.cmd("ID?").startswith("OK")
+
+
+# --- the valve follows its latest command --------------------------------------------------------
+def test_reopened_before_it_closed_the_valve_stays_open() -> None:
+    """A HOLD's PWM drops the drive for one 20 ms tick; a valve slower to close (42 ms) than
+    to open (22 ms) never gets to close. The jet must not end up off with the drive on."""
+    u = UnitHarness(valve_open_delay_ms=22.0, valve_close_delay_ms=42.0)
+    unit, t = u.unit, u.sched.now_us
+    unit.set_valve_drive(t, True)
+    u.advance(0.1)
+    assert unit.flowing and u.bench.jet_log[-1][1] is True
+    t = u.sched.now_us
+    unit.set_valve_drive(t, False)
+    u.advance(0.020)
+    unit.set_valve_drive(u.sched.now_us, True)
+    u.advance(0.2)
+    assert unit.drive_on and unit.flowing
+    assert [f for _, f in u.bench.jet_log] == [True]  # it never stopped
+
+
+def test_a_pulse_shorter_than_the_open_delay_never_opens_the_valve() -> None:
+    u = UnitHarness(valve_open_delay_ms=22.0, valve_close_delay_ms=42.0)
+    unit = u.unit
+    unit.set_valve_drive(u.sched.now_us, True)
+    u.advance(0.010)
+    unit.set_valve_drive(u.sched.now_us, False)
+    u.advance(0.2)
+    assert not unit.flowing and u.bench.jet_log == []
+
+
+def test_the_valve_closes_after_its_close_delay() -> None:
+    u = UnitHarness(valve_open_delay_ms=22.0, valve_close_delay_ms=42.0)
+    unit = u.unit
+    unit.set_valve_drive(u.sched.now_us, True)
+    u.advance(0.1)
+    off = u.sched.now_us
+    unit.set_valve_drive(off, False)
+    u.advance(0.2)
+    assert u.bench.jet_log[-1] == (off + 42_000, False)

@@ -20,7 +20,7 @@ from rig.shared.service_frame import encode_frame
 from ..noise import NoiseBank
 from ..physics.sensors import FirstOrderLag
 from ..profile import UnitProfile
-from ..timebase import Scheduler
+from ..timebase import EventHandle, Scheduler
 from .firmware import BOOT_US, Firmware, Nvm
 from .link import FramingError, Received, UartReceiver
 
@@ -88,6 +88,8 @@ class Unit:
         self.boot_done_us: int | None = None
         self._pending: list[tuple[Link, Received]] = []
         self.drive_on = False
+        self._moving: EventHandle | None = None
+        """The valve's pending open or close, until it takes effect."""
         self.drive_on_us = 0
         self.flowing = False
         self._reboot_requested: int | None = None
@@ -231,11 +233,22 @@ class Unit:
         self.drive_on = on
         if on:
             self.drive_on_us = t_us
-        delay = self._open_delay_us if on else self._close_delay_us
-        self.sched.at(t_us + delay, lambda t, flowing=on: self._flow(t, flowing))
+        # The valve follows its latest command. A command that comes before the last one
+        # took effect replaces it: drive off then on again within the close delay (a HOLD's
+        # PWM does this) leaves the valve open, it never got to close. Scheduling both
+        # transitions instead let a slow close land after the reopening, and the jet
+        # stayed off with the drive on (a nominal unit with a 42 ms close and a 22 ms open
+        # delay lost its jet mid-HOLD).
+        if self._moving is not None:
+            self._moving.cancel()
+            self._moving = None
+        if on != self.flowing:
+            delay = self._open_delay_us if on else self._close_delay_us
+            self._moving = self.sched.at(t_us + delay, lambda t, flowing=on: self._flow(t, flowing))
         self.wiring.load_changed(t_us)
 
     def _flow(self, t_us: int, flowing: bool) -> None:
+        self._moving = None
         if flowing != self.flowing:
             self.flowing = flowing
             self.wiring.jet(t_us, flowing)
