@@ -59,7 +59,7 @@ from pydantic import ValidationError
 from calibration.record import Budget, BudgetRow, CalibrationRecord, CalPoint, Coefficients
 from rig.shared.durable import fsync_dir
 
-from .formatting import verdict_class
+from .formatting import environment
 
 __all__ = [
     "BUDGET_WIDTH",
@@ -1035,15 +1035,8 @@ def _css_string(value: Any) -> markupsafe.Markup:
 @functools.cache
 def _template() -> jinja2.Template:
     """The compiled template, once per process (the environment and compilation are a
-    measurable part of a warm render). Autoescape: names and notes come from outside."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["verdict_class"] = verdict_class
+    measurable part of a warm render); strict: no item of the certificate left blank."""
+    env = environment(strict=True)
     env.filters["css_string"] = _css_string
     return env.get_template(TEMPLATE)
 

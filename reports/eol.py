@@ -29,12 +29,12 @@ from rig.recording import RunData, load_run
 
 from . import plots
 from .formatting import (
+    environment,
     format_duration,
     format_uncertainty,
     format_value,
     is_missing,
     parse_time,
-    verdict_class,
 )
 from .plots import Series
 from .requirements import requirement_title
@@ -72,17 +72,9 @@ _SEVERITY = {"PASS": 0, "NOT_RUN": 1, "FAIL": 2, "ERROR": 3}
 
 # --- rendering plumbing --------------------------------------------------------------------------
 def _environment() -> jinja2.Environment:
-    """Templates are package data, loaded through the package so an installed rig finds
-    them; autoescape is on because serials, reasons and notes come from outside."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.ChainableUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["verdict_class"] = verdict_class
-    return env
+    """The reports' environment (:func:`reports.formatting.environment`), lenient: the
+    report of a damaged run must still render."""
+    return environment(strict=False)
 
 
 def _write_atomic(path: Path, text: str) -> Path:

@@ -8,8 +8,11 @@ fixes the last digit) and never with fewer than a limit needs to be compared.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from typing import Any
+
+import jinja2
 
 __all__ = [
     "SIGNIFICANT",
@@ -116,3 +119,25 @@ def format_duration(seconds: float | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min {secs:02d} s"
     return f"{minutes} min {secs:02d} s"
+
+
+@functools.cache
+def environment(*, strict: bool) -> jinja2.Environment:
+    """The Jinja2 environment of the reports' templates, one per process and mode.
+
+    Templates are package data, loaded through the package so an installed rig finds
+    them; autoescape is on because serials, names, reasons and notes come from outside.
+    ``strict``: an undefined name is an error (a certificate must not print a blank
+    where an item belongs); otherwise it renders empty (a report of a damaged run still
+    renders). Cached, so a template is compiled once per process: a warmed-up worker's
+    first report does not compile it again.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["verdict_class"] = verdict_class
+    return env
