@@ -486,11 +486,17 @@ def _guarded(title: str, draw: Callable[[], dict[str, str]]) -> dict[str, str]:
         return {"title": title, "caption": f"could not be drawn: {type(exc).__name__}: {exc}"}
 
 
+def _channels_and_windows(run: RunData) -> tuple[Mapping[int, Any], list[Window]]:
+    """The logger's channels and the run's treatment windows (what every figure needs)."""
+    return split_logger(run.samples.get("logger")), treatment_windows(
+        run.trace, _last_sample_time(run)
+    )
+
+
 def _figures(run: RunData) -> list[dict[str, str]]:
     if not run.samples:
         return []
-    channels = split_logger(run.samples.get("logger"))
-    windows = treatment_windows(run.trace, _last_sample_time(run))
+    channels, windows = _channels_and_windows(run)
     figures = [_guarded(w.title, lambda w=w: _window_figure(run, channels, w)) for w in windows]
     figures.append(_guarded("Whole run", lambda: _overview_figure(run, channels, windows)))
     return figures
@@ -552,8 +558,8 @@ def prerender_figures(run_dir: Path) -> int:
     run = load_run(Path(run_dir))
     if not run.samples:
         return 0
-    channels = split_logger(run.samples.get("logger"))
-    finished = [w for w in treatment_windows(run.trace, _last_sample_time(run)) if w.finished]
+    channels, windows = _channels_and_windows(run)
+    finished = [w for w in windows if w.finished]
     for w in finished:
         _guarded(w.title, lambda w=w: _window_figure(run, channels, w))
     return len(finished)
