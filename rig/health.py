@@ -87,8 +87,7 @@ def _power_diagnosis(bench: Any) -> str:
         return ""
     try:
         on = supply.output_enabled
-        volts = supply.measured_voltage_v
-        amps = supply.measured_current_a
+        volts, amps = supply.measured_v_a  # one exchange, as acquisition reads it
     except RigError:
         return ""
     if not on:
