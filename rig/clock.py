@@ -52,6 +52,16 @@ class Clock:
     def virtual(self) -> bool:
         return False
 
+    def barrier(self) -> None:
+        """Let the bench apply what was already sent to it before time moves on.
+
+        Nothing to do in the lab (the world does not wait). On the simulated bench this
+        is an ``ADVANCE 0``, which the bench serves after the input it has already
+        received: a command written before it takes effect at this instant, not at the
+        end of whichever step the bench happened to read it in. That is what keeps a
+        lockstep run the same run on a loaded machine.
+        """
+
     # --- shared ---------------------------------------------------------------------------
     def on_tick(self, hook: TickHook) -> Callable[[], None]:
         """Run ``hook(now)`` after every step; returns a function that removes it."""
@@ -180,3 +190,6 @@ class LockstepClock(Clock):
 
     def _step(self, seconds: float) -> None:
         self._now = self._control.advance(seconds)
+
+    def barrier(self) -> None:
+        self._now = self._control.advance(0.0)

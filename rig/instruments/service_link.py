@@ -16,10 +16,12 @@ The rules (``shared/specs/service-port.md``, ``docs/sim.md``):
 * waiting is on the rig's clock: read what has arrived (a short wall-clock
   read), and while the reply is incomplete ``clock.sleep(0.01)`` until the
   deadline. In lockstep that sleep is what moves virtual time, so a reply that
-  falls due later (``SELFTEST``) arrives. With a virtual clock only the first
-  read of an attempt waits on the wall clock (for the bench to process the
-  frame); after each ``ADVANCE`` whatever fell due is already in the receive
-  buffer, so later polls only look at what is there.
+  falls due later (``SELFTEST``) arrives. With a virtual clock each frame is
+  followed by :meth:`Clock.barrier` (the bench serves the frame before any time
+  moves, so the unit answers at the instant it was asked however slowly a loaded
+  machine schedules the bench), then the first read of the attempt waits on the
+  wall clock for the bytes to cross; after each ``ADVANCE`` whatever fell due is
+  already in the receive buffer, so later polls only look at what is there.
 
 Before each frame the receive buffer is flushed, so a late reply to an earlier
 attempt cannot be taken for the answer to this one.
@@ -180,6 +182,8 @@ class ServiceLink:
         except OSError as exc:  # pyserial's SerialException is an OSError
             raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
         self.stats["frames"] += 1
+        if self.clock.virtual:
+            self.clock.barrier()
         deadline = self.clock.now() + answer_timeout_s
         buf = bytearray()
         first = True

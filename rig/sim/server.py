@@ -9,7 +9,13 @@ interface is specified in ``shared/specs/bench.md`` ("The simulated bench's
 interface"); ``docs/sim.md`` records the choices made where it is silent.
 
 Lockstep: virtual time moves only on ``ADVANCE``; a reply that depends on
-virtual time is sent from inside the advance, at the moment it falls due.
+virtual time is sent from inside the advance, at the moment it falls due. Before
+time moves, ``ADVANCE`` serves whatever has already arrived on the instrument and
+device connections (:meth:`BenchServer.pending_input`): a command a client finished
+writing before it asked for the advance then acts at the instant it was sent, however
+late the event loop would otherwise have read it (a loaded machine), so a run is the
+same run whatever the machine's load. (The interface promises no more than
+bench.md says: ``ADVANCE`` does not wait for bytes still in flight.)
 Realtime (``--realtime``): virtual time follows the wall clock.
 """
 
@@ -20,6 +26,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import signal
 import sys
 import termios
@@ -41,6 +48,12 @@ RESOURCES = ("logger", "supply", "stage", "device")
 MAX_ADVANCE_US = 86_400 * US_PER_S
 """One ADVANCE moves at most a day: a typo must not freeze the bench for hours."""
 _MAX_LINE = 1 << 20
+DRAIN_ROUNDS = 8
+PTY_DELIVERY_LIMIT_S = 0.05
+"""How long an ``ADVANCE`` waits at most for its replies to reach the pty's other end."""
+"""Event-loop passes an ``ADVANCE`` waits at most for input already received to be
+served (each pass reads every readable connection; one is enough unless a client
+keeps writing)."""
 
 
 @dataclass
@@ -132,6 +145,7 @@ class InstrumentConnection(asyncio.Protocol):
         term = self.instrument.output_terminator
         self._term = term
         self._writer: FaultyWriter | None = None
+        self.fd: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -140,6 +154,7 @@ class InstrumentConnection(asyncio.Protocol):
             transport.abort()
             return
         self._writer = FaultyWriter(self.server, self.resource, transport.write, len(self._term))
+        self.fd = _fileno(transport)
         self.server.connections[self.resource].add(self)
         with contextlib.suppress(OSError, AttributeError):
             import socket
@@ -190,6 +205,7 @@ class DeviceSocketConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self._writer: FaultyWriter | None = None
+        self.fd: int | None = None
 
     @property
     def link(self):
@@ -205,6 +221,7 @@ class DeviceSocketConnection(asyncio.Protocol):
             transport.abort()
             return
         self.transport = transport
+        self.fd = _fileno(transport)
         self.server.connections["device"].add(self)
         self._writer = FaultyWriter(self.server, "device", transport.write, 2)
         self.link.send = self._writer
@@ -240,6 +257,7 @@ class PtyPort:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self._out = bytearray()
+        self._unconfirmed = False
         self._writer = FaultyWriter(server, "device", self._write, 2)
 
     @property
@@ -266,7 +284,25 @@ class PtyPort:
 
     def _write(self, data: bytes) -> None:
         self._out.extend(data)
+        self._unconfirmed = True
         self._flush()
+
+    def confirm_delivery(self, limit_s: float = PTY_DELIVERY_LIMIT_S) -> None:
+        """Wait (at most ``limit_s`` of wall time) until what was written since the last
+        call is readable at the client's end.
+
+        A pty hands bytes from one end to the other in a kernel worker, not in the
+        write: on a loaded machine they can take milliseconds to show up. A lockstep
+        client that asks ``ADVANCE`` and then looks at the port must find every reply
+        that fell due inside the advance, so the advance is not answered before they
+        are there. (If the client reads them before this looks, the wait ends at the
+        limit: slower, never wrong.)
+        """
+        if not self._unconfirmed:
+            return
+        self._unconfirmed = False
+        with contextlib.suppress(OSError, ValueError):
+            select.select([self.slave], [], [], limit_s)
 
     def _flush(self) -> None:
         while self._out:
@@ -291,19 +327,32 @@ class PtyPort:
 
 
 class ControlConnection(asyncio.Protocol):
-    """The control channel: one reply line per command line."""
+    """The control channel: one reply line per command line, strictly in order.
+
+    An ``ADVANCE`` while input waits unread on an instrument or the unit is held (the
+    connection stops reading) until the event loop has served that input; the lines
+    after it wait their turn.
+    """
 
     def __init__(self, server: BenchServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
+        self._held = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
     def data_received(self, data: bytes) -> None:
         self._buf.extend(data)
+        if not self._held:
+            self._serve()
+
+    def _serve(self) -> None:
         while True:
             nl = self._buf.find(b"\n")
             if nl < 0:
@@ -317,10 +366,30 @@ class ControlConnection(asyncio.Protocol):
             del self._buf[: nl + 1]
             if not line:
                 continue
+            if line[:8].upper().startswith("ADVANCE") and self.server.pending_input():
+                self._hold(line)
+                return
             reply = self.server.control(line)
             self._send(reply)
             if self.server.stopping:
                 return
+
+    def _hold(self, line: str) -> None:
+        """Serve ``line`` once the input already received elsewhere has been served."""
+        self._held = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self.server.loop.create_task(self._after_drain(line))
+
+    async def _after_drain(self, line: str) -> None:
+        try:
+            await self.server.drain()
+            self._send(self.server.control(line))
+        finally:
+            self._held = False
+            if self.transport is not None and not self.server.stopping:
+                self.transport.resume_reading()
+                self._serve()
 
     def _send(self, text: str) -> None:
         if self.transport is not None:
@@ -391,6 +460,31 @@ class BenchServer:
         }
 
     # --- time -------------------------------------------------------------------------------
+    def _input_fds(self) -> list[int]:
+        fds = [c.fd for r in RESOURCES for c in self.connections[r] if c.fd is not None]
+        if self.pty is not None:
+            fds.append(self.pty.master)
+        return fds
+
+    def pending_input(self) -> bool:
+        """Bytes received on an instrument or unit connection and not yet read."""
+        fds = self._input_fds()
+        if not fds:
+            return False
+        try:
+            return bool(select.select(fds, [], [], 0)[0])
+        except (OSError, ValueError):  # a connection closing under us: nothing to serve
+            return False
+
+    async def drain(self) -> None:
+        """Let the event loop serve the input already received (one pass takes the
+        callbacks of every readable connection; the second runs them)."""
+        for _ in range(DRAIN_ROUNDS):
+            if not self.pending_input():
+                return
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
     def sync_realtime(self) -> None:
         """In realtime mode, bring virtual time up to the wall clock before acting."""
         if not self.options.realtime or self.stopping:
@@ -446,7 +540,10 @@ class BenchServer:
         if dt_us > MAX_ADVANCE_US:
             raise ValueError(f"at most {MAX_ADVANCE_US // US_PER_S} s per ADVANCE")
         self.sync_realtime()
-        return "OK " + us_to_seconds_text(self.bench.advance(dt_us))
+        now_us = self.bench.advance(dt_us)
+        if self.pty is not None:
+            self.pty.confirm_delivery()
+        return "OK " + us_to_seconds_text(now_us)
 
     def _true(self, args: list[str]) -> str:
         _expect(args, 1, "TRUE? <name>")
@@ -553,6 +650,14 @@ class BenchServer:
                 await asyncio.wait_for(srv.wait_closed(), 1.0)
         if self.pty is not None:
             self.pty.close(self.loop)
+
+
+def _fileno(transport: asyncio.BaseTransport) -> int | None:
+    sock = transport.get_extra_info("socket")
+    try:
+        return None if sock is None else sock.fileno()
+    except OSError:
+        return None
 
 
 def _expect(args: list[str], n: int, usage: str) -> None:

@@ -198,3 +198,42 @@ def test_same_seed_same_bytes_whatever_the_advance_chunks() -> None:
     b = _scripted_run([0.05] * 100 + [16.0])
     assert a == b
     assert len(a[0].split(",")) == 2 * 400 * 4
+
+
+def _clock_ms(line: bytes) -> int:
+    assert line.startswith(b"$OK "), line
+    return int(line[4:].split(b"*")[0])
+
+
+@pytest.mark.parametrize("key", ["device_url", "device"])
+def test_advance_serves_what_arrived_before_it(sim: SimProcess, key: str) -> None:
+    """A frame already received when an ADVANCE is read is served before time moves.
+
+    ``ADVANCE 600`` keeps the bench busy for a few hundred milliseconds of wall time
+    (the unit's firmware ticks at 10 Hz); meanwhile ``ADVANCE 5`` reaches the control
+    channel and then ``CLOCK?`` the unit, so the event loop finds both waiting, the
+    control line first. Served in arrival order across connections (the drain) the
+    frame is answered 600 s on; read after the second advance it would be 605 s on.
+    Over the pty the reply must also be readable as soon as the advance is answered.
+    """
+    port = serial.serial_for_url(sim.resources[key], timeout=2)
+    try:
+        port.write(frame("CLOCK?"))
+        before = _clock_ms(port.readline())
+        ctl = socket.create_connection(addr("socket://" + sim.resources["control"]), timeout=10)
+        try:
+            ctl.sendall(b"ADVANCE 600\n")
+            time.sleep(0.05)  # the bench is inside the first advance now
+            ctl.sendall(b"ADVANCE 5\n")
+            port.write(frame("CLOCK?"))
+            replies = b""
+            while replies.count(b"\n") < 2:
+                replies += ctl.recv(4096)
+        finally:
+            ctl.close()
+        assert [r.split()[0] for r in replies.splitlines()] == [b"OK", b"OK"], replies
+        assert port.in_waiting > 0, "the reply was not readable when the advance was answered"
+        after = _clock_ms(port.readline())
+    finally:
+        port.close()
+    assert after - before == 600_000
