@@ -16,12 +16,13 @@ The rules (``shared/specs/service-port.md``, ``docs/sim.md``):
 * waiting is on the rig's clock: read what has arrived (a short wall-clock
   read), and while the reply is incomplete ``clock.sleep(0.01)`` until the
   deadline. In lockstep that sleep is what moves virtual time, so a reply that
-  falls due later (``SELFTEST``) arrives. With a virtual clock each frame is
-  followed by :meth:`Clock.barrier` (the bench serves the frame before any time
-  moves, so the unit answers at the instant it was asked however slowly a loaded
-  machine schedules the bench), then the first read of the attempt waits on the
-  wall clock for the bytes to cross; after each ``ADVANCE`` whatever fell due is
-  already in the receive buffer, so later polls only look at what is there.
+  falls due later (``SELFTEST``) arrives. With a virtual clock the first read
+  waits up to 5 ms of wall time; if the answer is not complete by then (a busy
+  machine, or a unit that is silent) the link sends :meth:`Clock.barrier`, which
+  has the bench serve the frame before any time moves, and reads again. Either
+  way no virtual time has passed, so the unit answers at the instant it was asked
+  however slowly the bench is scheduled. After each ``ADVANCE`` whatever fell due
+  is already in the receive buffer, so later polls only look at what is there.
 
 Before each frame the receive buffer is flushed, so a late reply to an earlier
 attempt cannot be taken for the answer to this one.
@@ -45,6 +46,8 @@ ANSWER_TIMEOUT_S = 0.25
 MAX_RETRIES = 2
 POLL_S = 0.01
 READ_TIMEOUT_S = 0.02
+PROMPT_READ_S = 0.005
+"""Lockstep: how long the first read waits before the link asks the bench for a barrier."""
 SEQ_MODULO = 65536
 
 
@@ -94,6 +97,7 @@ class ServiceLink:
         # previous one (it compares by number only and would answer from its
         # cache without executing), so by default the counter starts at random.
         self._seq = secrets.randbelow(SEQ_MODULO) if first_seq is None else first_seq % SEQ_MODULO
+        self.read_timeout_s = read_timeout_s
         self.port.timeout = read_timeout_s
         self.stats: dict[str, int] = {"frames": 0, "retries": 0, "framing_errors": 0, "timeouts": 0}
 
@@ -182,42 +186,45 @@ class ServiceLink:
         except OSError as exc:  # pyserial's SerialException is an OSError
             raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
         self.stats["frames"] += 1
-        if self.clock.virtual:
-            self.clock.barrier()
         deadline = self.clock.now() + answer_timeout_s
-        buf = bytearray()
-        first = True
-        while True:
-            try:
-                if first or not self.clock.virtual or self.port.in_waiting:
-                    buf += self._read_chunk(buf)
-            except OSError as exc:
-                raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
-            first = False
-            if buf.endswith(b"\n"):
-                return bytes(buf)
-            if self.clock.now() >= deadline - 1e-9:
-                return None
-            # No tick hooks: acquisition must not start a transaction inside this one.
-            self.clock.sleep(POLL_S, step_s=POLL_S, hooks=False)
-
-    def _read_chunk(self, buf: bytearray) -> bytes:
-        """Whatever has arrived up to the end of the line, waiting at most the port's
-        timeout for the first byte. Reading byte by byte (``read_until``) costs one
-        select per byte on a ``socket://`` port; this costs two per reply."""
-        data = self.port.read(1)
-        if not data or data == b"\n":
-            return data
-        old = self.port.timeout
-        self.port.timeout = 0
+        virtual = self.clock.virtual
         try:
-            while not data.endswith(b"\n"):
-                more = self.port.read(4096)
-                if not more:
-                    break
-                data += more
-        finally:
-            self.port.timeout = old
+            if virtual:
+                # The bench usually answers within a fraction of a millisecond; if not
+                # (busy, or the unit is silent), the barrier makes it serve the frame
+                # at this instant before anything else, then its answer is read.
+                # Either way the answer is the one of this virtual instant.
+                buf = bytearray(self._read_chunk(PROMPT_READ_S))
+                if not buf.endswith(b"\n"):
+                    self.clock.barrier()
+                    buf += self._read_chunk(self.read_timeout_s)
+            else:
+                buf = bytearray(self._read_chunk(self.read_timeout_s))
+            while not buf.endswith(b"\n"):
+                if self.clock.now() >= deadline - 1e-9:
+                    return None
+                # No tick hooks: acquisition must not start a transaction inside this one.
+                self.clock.sleep(POLL_S, step_s=POLL_S, hooks=False)
+                if not virtual or self.port.in_waiting:
+                    buf += self._read_chunk(self.read_timeout_s)
+        except OSError as exc:
+            raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
+        return bytes(buf)
+
+    def _read_chunk(self, first_byte_s: float) -> bytes:
+        """Whatever has arrived up to the end of the line, waiting at most ``first_byte_s``
+        of wall time for the first byte. Reading byte by byte (``read_until``) costs one
+        select per byte on a ``socket://`` port; this costs two per reply. The port's
+        timeout is only changed when it differs (on a posix port each change is a
+        ``tcsetattr``)."""
+        if self.port.timeout != first_byte_s:
+            self.port.timeout = first_byte_s
+        data = self.port.read(1)
+        while data and not data.endswith(b"\n"):
+            waiting = self.port.in_waiting
+            if not waiting:
+                break
+            data += self.port.read(waiting)
         return data
 
     def close(self) -> None:

@@ -287,9 +287,15 @@ class PtyPort:
         self._unconfirmed = True
         self._flush()
 
+    def track_delivery(self) -> None:
+        """From now on, until :meth:`confirm_delivery`, remember whether anything is
+        written (an ``ADVANCE`` begins; what was written before it the client reads on
+        its own time)."""
+        self._unconfirmed = False
+
     def confirm_delivery(self, limit_s: float = PTY_DELIVERY_LIMIT_S) -> None:
-        """Wait (at most ``limit_s`` of wall time) until what was written since the last
-        call is readable at the client's end.
+        """Wait (at most ``limit_s`` of wall time) until what was written since
+        :meth:`track_delivery` is readable at the client's end.
 
         A pty hands bytes from one end to the other in a kernel worker, not in the
         write: on a loaded machine they can take milliseconds to show up. A lockstep
@@ -366,9 +372,12 @@ class ControlConnection(asyncio.Protocol):
             del self._buf[: nl + 1]
             if not line:
                 continue
-            if line[:8].upper().startswith("ADVANCE") and self.server.pending_input():
-                self._hold(line)
-                return
+            if line[:8].upper().startswith("ADVANCE"):
+                if self.server.pty is not None:
+                    self.server.pty.track_delivery()
+                if self.server.pending_input():
+                    self._hold(line)
+                    return
             reply = self.server.control(line)
             self._send(reply)
             if self.server.stopping:
