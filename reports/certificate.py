@@ -33,6 +33,7 @@ module: :mod:`reports.verify` shares the manifest helpers and must stay quick.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import datetime as dt
@@ -1221,7 +1222,17 @@ def _font_faces() -> tuple[Any, Any] | None:
             f'src: url("{path.as_uri()}"); }}'
         )
     font_config = FontConfiguration()
+    atexit.register(_drop_font_faces)
     return CSS(string="\n".join(rules), font_config=font_config), font_config
+
+
+def _drop_font_faces() -> None:
+    """At exit, let the font configuration go while the interpreter still works: its
+    ``__del__`` removes its temporary folder of faces with ``shutil.rmtree``, which the
+    interpreter's teardown may already have unbound (an "Exception ignored" on stderr and
+    a folder left behind in the temporary directory)."""
+    _font_faces.cache_clear()
+    gc.collect()
 
 
 def _publish(files: Mapping[Path, bytes]) -> None:
