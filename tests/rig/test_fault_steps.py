@@ -307,6 +307,15 @@ def test_fault_at_step(case: Case, results: Results) -> None:
 
     # The fault struck inside the step.
     injected = [e for e in data.trace if e["kind"] == "fault_injected"]
+    if not injected:
+        # Say why: the fault's moment comes from the nominal run of the same step, so a
+        # step that ends sooner here means the two runs of one seed were not the same run.
+        tl = results.timelines[case.step]
+        ended = next((e["t"] for e in data.trace if e["kind"] == "test_end"), None)
+        text = (
+            f"the step's nominal run took {tl.end - tl.start:.2f} s of bench time, this one "
+            f"ended at {ended} (started {tl.start}): lockstep runs of one seed differ\n{text}"
+        )
     assert len(injected) == 1, f"the fault was not injected exactly once: {text}"
     t_fault = injected[0]["t"]
     start = next(e["t"] for e in data.trace if e["kind"] == "test_start")
