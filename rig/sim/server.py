@@ -49,11 +49,11 @@ MAX_ADVANCE_US = 86_400 * US_PER_S
 """One ADVANCE moves at most a day: a typo must not freeze the bench for hours."""
 _MAX_LINE = 1 << 20
 DRAIN_ROUNDS = 8
-PTY_DELIVERY_LIMIT_S = 0.05
-"""How long an ``ADVANCE`` waits at most for its replies to reach the pty's other end."""
 """Event-loop passes an ``ADVANCE`` waits at most for input already received to be
 served (each pass reads every readable connection; one is enough unless a client
 keeps writing)."""
+PTY_DELIVERY_LIMIT_S = 0.05
+"""How long an ``ADVANCE`` waits at most for its replies to reach the pty's other end."""
 
 
 @dataclass
@@ -372,7 +372,8 @@ class ControlConnection(asyncio.Protocol):
             del self._buf[: nl + 1]
             if not line:
                 continue
-            if line[:8].upper().startswith("ADVANCE"):
+            word = line.split(None, 1)  # empty for a line of Unicode separators alone
+            if word and word[0].upper() == "ADVANCE":
                 if self.server.pty is not None:
                     self.server.pty.track_delivery()
                 if self.server.pending_input():
