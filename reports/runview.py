@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from rig.shared import yamlsafe
+
 from .plots import Band, LimitLine
 
 __all__ = [
@@ -265,7 +267,7 @@ def protocol_marks(
 def _protocol_file(path: Path, ident: str) -> Mapping[str, Any] | None:
     """The protocol file's content if it is the one recorded (same id and version)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlsafe.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(raw, Mapping) or f"{raw.get('id')} {raw.get('version')}" != ident:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .runbook import ERROR, FAIL, NOT_RUN, PASS
+from .shared import yamlsafe
 
 __all__ = ["ERROR", "FAIL", "NOT_RUN", "PASS", "Limit", "LimitSet", "LimitsError", "load_limits"]
 
@@ -157,7 +158,7 @@ def load_limits(path: str | Path, *, expect_version: str | None = None) -> Limit
     except OSError as exc:
         raise LimitsError(f"{p}: cannot read limits file: {exc.strerror or exc}") from exc
     try:
-        raw = yaml.safe_load(raw_bytes)
+        raw = yamlsafe.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .shared import yamlsafe
+
 PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "test_plans" / "protocols"
 
 
@@ -224,7 +226,7 @@ def load_protocol(name: str, directory: Path = PROTOCOL_DIR) -> Any:
     if model is None:
         raise ProtocolError(f"{path}: no protocol model named {name!r}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlsafe.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProtocolError(f"{path}: cannot read protocol: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

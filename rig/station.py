@@ -31,6 +31,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from .shared import yamlsafe
+
 __all__ = [
     "CALIBRATED_ROLES",
     "DUE_SOON_DAYS",
@@ -844,7 +846,7 @@ def _limits_version(path: Path) -> str:
     """The simulated bench runs whatever version the repository's limits file is at
     (a lab station pins the version it was validated with)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlsafe.safe_load(path.read_text(encoding="utf-8"))
         version = raw.get("version") if isinstance(raw, dict) else None
     except (OSError, yaml.YAMLError):
         version = None

@@ -23,6 +23,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..shared import yamlsafe
+
 CATALOG_DIR = Path(__file__).with_name("profiles")
 
 NOMINAL_JET_HTC_W_M2K = 82.0
@@ -238,7 +240,7 @@ def resolve(model: ProfileModel, seed: int, source: str, serial: str | None = No
 def parse_profile(text: str, source: str) -> ProfileModel:
     """Validate profile YAML text; every error names the source, the field and the value."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlsafe.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
