@@ -143,7 +143,7 @@ class Acquisition:
             self.unit_log_rows,
             self.unit_event_rows,
         )
-        self._logger_cache = np.zeros((0, 3))
+        self._logger_cache = _TimeRows(3)
         self._unit_log_cache = np.zeros((0, 3))
         self.scan: ScanPlan | None = None
         self._scan_t0 = 0.0
@@ -426,14 +426,14 @@ class Acquisition:
             self._unit_event_seen = (newest, sum(1 for e in events if e.ms == newest))
 
     # --- views for analysis -------------------------------------------------------------------
-    def _logger_array(self) -> np.ndarray:
-        """All logger rows as an (n, 3) array, extended incrementally (rows only grow)."""
+    def _logger_array(self, t_from: float | None = None, t_to: float | None = None) -> np.ndarray:
+        """Logger rows as an (n, 3) array (all, or those within [t_from, t_to]), kept up to
+        date incrementally (rows only grow)."""
         rows = self.logger_rows.rows
         cached = self._logger_cache
-        if cached.shape[0] < len(rows):
-            fresh = np.asarray(rows[cached.shape[0] :], dtype=float).reshape(-1, 3)
-            cached = self._logger_cache = np.concatenate([cached, fresh])
-        return cached
+        if len(cached) < len(rows):
+            cached.extend(np.asarray(rows[len(cached) :], dtype=float).reshape(-1, 3))
+        return cached.window(t_from, t_to)
 
     def channel(self, channel: int, t_from: float | None = None, t_to: float | None = None):
         """Time and value arrays of one logger channel, optionally within [t_from, t_to].
@@ -441,14 +441,10 @@ class Acquisition:
         Sorted by time, one sample per instant: when a scan is replaced the old scan's
         last reading and the new one's first can fall on the same instant.
         """
-        arr = self._logger_array()
+        arr = self._logger_array(t_from, t_to)
         if not arr.size:
             return np.zeros(0), np.zeros(0)
         sel = arr[:, 1] == channel
-        if t_from is not None:
-            sel &= arr[:, 0] >= t_from
-        if t_to is not None:
-            sel &= arr[:, 0] <= t_to
         t, v = arr[sel, 0], arr[sel, 2]
         t, first = np.unique(t, return_index=True)
         return t, v[first]
@@ -489,3 +485,53 @@ class Acquisition:
         if t_to is not None:
             sel &= arr[:, 0] <= t_to
         return arr[sel, 0], arr[sel, 2]
+
+
+class _TimeRows:
+    """Rows of floats whose first column is a time, in an array that grows in place.
+
+    The settling loops ask for the last few seconds of a channel every control period;
+    with every reading of the run in one array (10^5 rows by the end of a plan) a mask
+    over all of it cost more than the rest of the rig's loop. While the times arrive in
+    order (the logger's do: sweeps in time order, channels in scan order) a window is
+    two binary searches; should a block ever arrive out of order, windows fall back to
+    the mask, with the same result.
+    """
+
+    def __init__(self, width: int) -> None:
+        self._buf = np.zeros((1024, width))
+        self._n = 0
+        self.ordered = True
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, fresh: np.ndarray) -> None:
+        n, k = self._n, len(fresh)
+        if not k:
+            return
+        if n + k > len(self._buf):
+            grown = np.zeros((max(2 * len(self._buf), n + k), self._buf.shape[1]))
+            grown[:n] = self._buf[:n]
+            self._buf = grown
+        self._buf[n : n + k] = fresh
+        t = self._buf[max(n - 1, 0) : n + k, 0]
+        self.ordered = self.ordered and bool(np.all(t[1:] >= t[:-1]))
+        self._n = n + k
+
+    def window(self, t_from: float | None, t_to: float | None) -> np.ndarray:
+        """Rows with t_from <= t <= t_to (either bound may be None), in arrival order."""
+        rows = self._buf[: self._n]
+        if t_from is None and t_to is None:
+            return rows
+        t = rows[:, 0]
+        if self.ordered:
+            lo = 0 if t_from is None else int(np.searchsorted(t, t_from, side="left"))
+            hi = self._n if t_to is None else int(np.searchsorted(t, t_to, side="right"))
+            return rows[lo:hi]
+        sel = np.ones(self._n, dtype=bool)
+        if t_from is not None:
+            sel &= t >= t_from
+        if t_to is not None:
+            sel &= t <= t_to
+        return rows[sel]
