@@ -553,18 +553,35 @@ class CommandTree:
     def __init__(self, commands: Sequence[Command]) -> None:
         self._commands = list(commands)
         self._common = {c.header.upper(): c for c in self._commands if c.header.startswith("*")}
+        self._found: dict[tuple[tuple[str, ...], bool], Command | None] = {}
 
     def common(self, header_upper: str) -> Command | None:
         return self._common.get(header_upper)
 
     def find(self, words: Sequence[str], query: bool) -> Command | None:
+        """The command these node words name (first match in declaration order).
+
+        Remembered per (words, query): a client sends the same few headers thousands of
+        times a run, and the tree never changes once built. The memo is bounded by the
+        headers that can match plus those tried, which a fuzzing client could grow, so
+        it is cleared when large."""
+        key = (tuple(words), query)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        found = None
         for cmd in self._commands:
             if cmd.query != query or cmd.header.startswith("*"):
                 continue
             required = sum(1 for n in cmd.nodes if not n.optional)
             if required <= len(words) <= len(cmd.nodes) and _match_nodes(cmd.nodes, words):
-                return cmd
-        return None
+                found = cmd
+                break
+        if len(self._found) >= 4096:
+            self._found.clear()
+        self._found[key] = found
+        return found
 
 
 @dataclass
