@@ -26,6 +26,7 @@ from rig.clock import Clock
 from .errors import InstrumentError, UnitProtocolError, UnitTimeout
 from .interfaces import CalRecord, LogRow, UnitEvent, UnitIdentity, UnitState
 from .service_link import (
+    MAX_RETRIES,
     READ_TIMEOUT_S,
     SerialLike,
     ServiceLink,
@@ -125,9 +126,11 @@ class CryoUnitPort:
         return self.link.stats
 
     # --- raw access -----------------------------------------------------------------------------
-    def command(self, command: str, *, answer_timeout_s: float = 0.25) -> str:
+    def command(
+        self, command: str, *, answer_timeout_s: float = 0.25, retries: int = MAX_RETRIES
+    ) -> str:
         """Any command (``#<n>`` added when it changes state); the fields after ``OK``."""
-        return self.link.transact(command, answer_timeout_s=answer_timeout_s)
+        return self.link.transact(command, answer_timeout_s=answer_timeout_s, retries=retries)
 
     def _fields(self, command: str, reply: str, n: int) -> list[str]:
         fields = reply.split(" ")
@@ -171,9 +174,10 @@ class CryoUnitPort:
         return UnitState(name, value, valve == "1", None if fault == "-" else fault)
 
     @step
-    def clock_ms(self) -> int:
-        """The unit's milliseconds since power-up (or reboot)."""
-        reply = self.command("CLOCK?")
+    def clock_ms(self, retries: int = MAX_RETRIES) -> int:
+        """The unit's milliseconds since power-up (or reboot). ``retries=0`` for a caller
+        that times the exchange itself (the acquisition's clock anchor)."""
+        reply = self.command("CLOCK?", retries=retries)
         return self._parse("CLOCK?", reply, int)
 
     @step
