@@ -54,6 +54,9 @@ STAGE_MAX_C = 55.0
 below 0 °C because the 2 °C calibration point needs the plate there (docs/sim.md)."""
 SAFE_SETTLE_S = 0.5
 """How long the safe state is given to take effect before it is checked."""
+BRINGUP_RUN_DIR = "cryorig_run_dir"
+"""Attribute set on an exception that ended a bring-up after the run record was opened:
+the record's directory (the run is recorded as ERROR; the station's summary names it)."""
 
 
 @dataclass
@@ -195,6 +198,8 @@ class Bench:
             bench._energize()
         except BaseException as exc:
             bench.shutdown("ERROR", f"bring-up failed: {_describe(exc)}")
+            # The run was recorded (as ERROR, with what was acquired): say where.
+            setattr(exc, BRINGUP_RUN_DIR, str(bench.recorder.dir))
             raise
         return bench
 

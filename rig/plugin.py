@@ -61,6 +61,8 @@ class RigSession:
         self.bench: Bench | None = None
         self.terminated: str | None = None
         self.bringup_error: str | None = None
+        self.bringup_run_dir: str | None = None
+        """The run record of a bring-up that failed after it was opened (else None)."""
         self._options: RigOptions | None = None
         self.faults: tuple[FaultSpec, ...] = ()
         """``--sim-fault`` specs, parsed (and refused in the lab) at configure time."""
@@ -288,7 +290,7 @@ def rig_options(pytestconfig: pytest.Config) -> RigOptions:
 @pytest.fixture(scope="session")
 def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
     """The assembled bench: instruments identified, unit powered, acquisition running."""
-    from .bench import Bench
+    from .bench import BRINGUP_RUN_DIR, Bench
 
     rs = _session(pytestconfig)
     try:
@@ -302,6 +304,7 @@ def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
         # Nothing was decided: one clear message (the run record, if one was opened,
         # is already closed as ERROR with the same reason) and exit status 2.
         rs.bringup_error = f"{type(exc).__name__}: {exc}"
+        rs.bringup_run_dir = getattr(exc, BRINGUP_RUN_DIR, None)
         pytest.exit(f"cryorig: bench bring-up failed: {exc}", returncode=2)
     rs.bench = b
     try:

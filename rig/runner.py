@@ -298,7 +298,8 @@ def _outcome(
     bench = rs.bench if rs is not None else None
     if bench is None:
         reason = (rs.bringup_error if rs is not None else None) or _last_lines(output)
-        return RunOutcome(serial, ERROR, {}, [], None, retest_of, reason=reason, wall_s=wall)
+        run_dir = rs.bringup_run_dir if rs is not None else None
+        return RunOutcome(serial, ERROR, {}, [], run_dir, retest_of, reason=reason, wall_s=wall)
     verdict = rs.book.status()
     if code not in (0, 1, 2) and verdict == PASS:  # interrupted, internal error
         verdict = ERROR
