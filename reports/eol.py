@@ -639,6 +639,8 @@ def _confusion_rows(confusion: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "verdict": _text(c.get("verdict")),
             "failed": joined(c.get("failed")),
             "detected": c.get("detected"),
+            "outcome": _text(c.get("outcome") or ("detected" if c.get("detected") else "missed")),
+            "reason": _text(c.get("reason")) if c.get("reason") else None,
             "caught_by": joined(c.get("caught_by")),
         }
         for c in confusion

@@ -21,6 +21,7 @@ import math
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -202,6 +203,18 @@ def run_fleet(
 
 
 # --- the study ----------------------------------------------------------------------------------
+def detection_outcome(verdict: str, caught: list[str]) -> str:
+    """What became of a defective unit: ``detected`` (FAILED by a requirement its defect
+    breaks) or why not. Only ``escaped`` would ship; the other two are not detections
+    either (the acceptance counts all three), but they call for different work: a
+    requirement that missed, or a run that could not judge the unit."""
+    if verdict == "FAIL":
+        return "detected" if caught else "failed other requirements"
+    if verdict == "PASS":
+        return "escaped"
+    return "not judged (ERROR)"
+
+
 def _cpk(values: list[float], low: float | None, high: float | None) -> float | None:
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) < 2:
@@ -240,6 +253,8 @@ def summarize(
                 "verdict": r.verdict,
                 "failed": r.failed,
                 "detected": r.verdict == "FAIL" and bool(caught),
+                "outcome": detection_outcome(r.verdict, caught),
+                "reason": r.reason if r.verdict == "ERROR" else None,
                 "caught_by": caught,
                 "run_dir": r.run_dir,
             }
@@ -293,7 +308,9 @@ def summarize(
         "workers": workers,
         "wall_s": wall_s,
         "confusion": confusion,
+        # Defect profiles not detected, whatever the reason (each row's ``outcome`` says).
         "escapes": sum(not c["detected"] for c in confusion),
+        "outcomes": dict(Counter(c["outcome"] for c in confusion)),
         "nominal": {
             "units": len(nominal),
             "false_rejects": len(rejected),

@@ -29,9 +29,12 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
             ", ".join(c["breaks"]),
             c["verdict"],
             ", ".join(c["caught_by"]) or ", ".join(c["failed"]) or "—",
-            Text("yes" if ok else "ESCAPED", style="green" if ok else "bold red"),
+            Text("yes" if ok else c.get("outcome", "no"), style="green" if ok else "bold red"),
         )
     console.print(t)
+    for c in s["confusion"]:
+        if c.get("reason"):
+            console.print(Text(f"{c['profile']} not judged: {c['reason']}", style="yellow"))
     n = s["nominal"]
     rate = n["rate"]
     console.print(
@@ -68,5 +71,11 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         f"{_f(cy['units_per_hour'], '.1f')} units/h"
     )
     console.print(
-        f"wall time {s['wall_s']:.0f} s on {s['workers']} workers; escapes: {s['escapes']}"
+        f"wall time {s['wall_s']:.0f} s on {s['workers']} workers; "
+        f"defects not detected: {s['escapes']}{_outcomes(s)}"
     )
+
+
+def _outcomes(s: dict[str, Any]) -> str:
+    missed = {k: v for k, v in s.get("outcomes", {}).items() if k != "detected"}
+    return f" ({', '.join(f'{k}: {v}' for k, v in sorted(missed.items()))})" if missed else ""

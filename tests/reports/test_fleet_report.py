@@ -37,6 +37,17 @@ def summary() -> dict[str, Any]:
                 "detected": False,
                 "caught_by": [],
             },
+            {
+                "profile": "noisy-link",
+                "serial": "SIM-D-0012",
+                "breaks": ["REQ-ID-01"],
+                "verdict": "ERROR",
+                "failed": [],
+                "detected": False,
+                "outcome": "not judged (ERROR)",
+                "reason": "bring-up failed: UnitTimeout: 'CLOCK?'",
+                "caught_by": [],
+            },
         ],
         "nominal": {
             "units": 38,
@@ -85,7 +96,10 @@ def test_fleet_report_renders_every_section(tmp_path: Path) -> None:
     for text in (
         "weak-jet",
         "SIM-D-0007",
-        "1 defect profile(s) not detected",
+        "2 defect profile(s) not detected",
+        "no: missed",  # a summary from before outcomes were recorded
+        "no: not judged (ERROR)",
+        "bring-up failed: UnitTimeout: &#39;CLOCK?&#39;",
         "2.63 %",
         "SIM-0031",
         "shock.rate_30_to_10",
