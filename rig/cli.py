@@ -290,7 +290,7 @@ def fleet(
     print_summary(console, summary)
     console.print(f"report: {report}")
     if as_json:
-        brief = {k: summary[k] for k in ("units", "seed", "escapes", "wall_s")}
+        brief = {k: summary[k] for k in ("units", "seed", "escapes", "outcomes", "wall_s")}
         brief["false_reject_rate"] = summary["nominal"]["rate"]
         brief["cycle_mean_s"] = summary["cycle"]["mean_s"]
         brief["report"] = str(report)

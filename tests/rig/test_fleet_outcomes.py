@@ -46,3 +46,42 @@ def test_the_terminal_names_the_outcome_and_an_error_s_reason() -> None:
     assert "not judged (ERROR)" in text
     assert "noisy-link not judged: bring-up failed: no CLOCK? answer" in text
     assert "defects not detected: 1 (not judged (ERROR): 1)" in text
+
+
+def test_the_summary_counts_each_outcome() -> None:
+    from rig.fleet import FleetUnit, UnitResult, summarize
+    from rig.limits import load_limits
+    from rig.station import default_limits_file
+
+    def defect(name: str, breaks: str, verdict: str, failed: list[str], reason=None):
+        unit = FleetUnit(f"SIM-D-{name}", 5, f"{name}.yaml", name, (breaks,))
+        return UnitResult(unit, verdict, {}, failed, None, 1.0, 4800.0, reason=reason)
+
+    nominal = [
+        UnitResult(FleetUnit(f"SIM-N-{i}", i), v, {}, f, None, 1.0, 4800.0 + i)
+        for i, (v, f) in enumerate([("PASS", []), ("PASS", []), ("FAIL", ["REQ-PWR-01"])])
+    ]
+    results = [
+        *nominal,
+        defect("weak-jet", "REQ-COOL-01", "FAIL", ["REQ-COOL-01"]),
+        defect("noisy-link", "REQ-ID-01", "ERROR", [], reason="bring-up failed"),
+        defect("slow-valve", "REQ-SAFE-01", "FAIL", ["REQ-HOLD-01"]),
+        defect("drifted-cutoff", "REQ-SAFE-01", "PASS", []),
+    ]
+    s = summarize(results, limits=load_limits(default_limits_file()), seed=5, wall_s=9.0, workers=2)
+    rows = {c["profile"]: c for c in s["confusion"]}
+    assert rows["weak-jet"]["outcome"] == "detected" and rows["weak-jet"]["detected"]
+    assert rows["noisy-link"]["outcome"] == "not judged (ERROR)"
+    assert rows["noisy-link"]["reason"] == "bring-up failed"
+    assert rows["slow-valve"]["outcome"] == "failed other requirements"
+    assert (
+        rows["drifted-cutoff"]["outcome"] == "escaped" and rows["drifted-cutoff"]["reason"] is None
+    )
+    assert s["escapes"] == 3
+    assert s["outcomes"] == {
+        "detected": 1,
+        "not judged (ERROR)": 1,
+        "failed other requirements": 1,
+        "escaped": 1,
+    }
+    assert s["nominal"]["units"] == 3 and s["nominal"]["false_rejects"] == 1
