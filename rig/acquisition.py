@@ -150,7 +150,7 @@ class Acquisition:
             self.unit_event_rows,
         )
         self._logger_cache = _TimeRows(3)
-        self._unit_log_cache = np.zeros((0, 3))
+        self._unit_log_cache = _TimeRows(3)
         self.scan: ScanPlan | None = None
         self._scan_t0 = 0.0
         self._next_logger = 0.0
@@ -485,16 +485,11 @@ class Acquisition:
         if not rows:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         cached = self._unit_log_cache
-        if cached.shape[0] < len(rows):
-            fresh = np.asarray([(r[0], r[2], r[3]) for r in rows[cached.shape[0] :]], dtype=float)
-            cached = self._unit_log_cache = np.concatenate([cached, fresh.reshape(-1, 3)])
-        arr = cached
-        sel = np.ones(len(arr), dtype=bool)
-        if t_from is not None:
-            sel &= arr[:, 0] >= t_from
-        if t_to is not None:
-            sel &= arr[:, 0] <= t_to
-        return arr[sel, 0], arr[sel, 1], arr[sel, 2]
+        if len(cached) < len(rows):
+            fresh = [(r[0], r[2], r[3]) for r in rows[len(cached) :]]
+            cached.extend(np.asarray(fresh, dtype=float).reshape(-1, 3))
+        arr = cached.window(t_from, t_to).T.copy()  # the caller's own arrays, not views
+        return arr[0], arr[1], arr[2]
 
     def unit_events(self, name: str, t_from: float | None = None) -> list[tuple[float, str]]:
         """(rig time, detail) of the unit's events called ``name``, from ``t_from`` on."""
@@ -520,12 +515,12 @@ class Acquisition:
 class _TimeRows:
     """Rows of floats whose first column is a time, in an array that grows in place.
 
-    The settling loops ask for the last few seconds of a channel every control period;
-    with every reading of the run in one array (10^5 rows by the end of a plan) a mask
-    over all of it cost more than the rest of the rig's loop. While the times arrive in
-    order (the logger's do: sweeps in time order, channels in scan order) a window is
-    two binary searches; should a block ever arrive out of order, windows fall back to
-    the mask, with the same result.
+    Used for the logger's readings and the unit's 10 Hz log. The settling loops ask for
+    the last few seconds of a channel every control period; with every reading of the run
+    in one array (10^5 rows by the end of a plan) a mask over all of it cost more than the
+    rest of the rig's loop. While the times arrive in order (the logger's do: sweeps in
+    time order, channels in scan order) a window is two binary searches; should a block
+    ever arrive out of order, windows fall back to the mask, with the same result.
     """
 
     def __init__(self, width: int) -> None:
