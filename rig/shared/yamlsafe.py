@@ -14,8 +14,9 @@ from typing import IO, Any
 
 import yaml
 
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader, or PyYAML's own where it was built without libyaml."""
+SafeLoader: type[yaml.constructor.SafeConstructor] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader, or PyYAML's own where it was built without libyaml. The two
+share only the safe constructor (``CSafeLoader`` is not a ``SafeLoader`` subclass)."""
 
 
 def safe_load(stream: str | bytes | IO[str] | IO[bytes]) -> Any:
