@@ -57,7 +57,7 @@ class BenchDesign:
 
 DEFAULT_DESIGN = BenchDesign()
 
-_OBS_CENTRE, _OBS_EDGE, _OBS_SURROUND, _OBS_DEPTH, _OBS_PLATE = range(5)
+_OBS_CENTRE, _OBS_EDGE, _OBS_SURROUND, _OBS_DEPTH, _OBS_PLATE, _OBS_SPOT = range(6)
 
 
 class PowerRelay:
@@ -91,15 +91,19 @@ class SimBench:
             ambient_c=design.ambient_c,
         )
         th = self.thermal
-        self._observer = th.observer(
-            [
-                th.surface_index["centre"],
-                th.surface_index["spot_edge"],
-                th.surface_index["surround"],
-                th.index_at_depth("centre", design.depth_tc_m),
-                th.plate_index,
-            ]
-        )
+        nodes = [
+            th.surface_index["centre"],
+            th.surface_index["spot_edge"],
+            th.surface_index["surround"],
+            th.index_at_depth("centre", design.depth_tc_m),
+            th.plate_index,
+        ]
+        rows = np.zeros((len(nodes) + 1, len(th.capacity)))
+        rows[np.arange(len(nodes)), nodes] = 1.0
+        # What the thermopile sees: the spot's centre and edge, weighted (one dot product).
+        rows[_OBS_SPOT] = design.spot_weights[0] * rows[_OBS_CENTRE]
+        rows[_OBS_SPOT] += design.spot_weights[1] * rows[_OBS_EDGE]
+        self._observer = th.observer(rows)
         self._tc_source = {101: _OBS_CENTRE, 102: _OBS_SURROUND, 103: _OBS_DEPTH, 104: _OBS_PLATE}
         self.tcs = {ch: FirstOrderLag(lag, design.ambient_c) for ch, lag in design.tc_lag_s.items()}
         self.relay = PowerRelay(self)
@@ -144,9 +148,7 @@ class SimBench:
         return self._observer.node(t_us, _OBS_CENTRE)
 
     def spot_c(self, t_us: int) -> float:
-        node = self._observer.node
-        wc, we = self.design.spot_weights
-        return wc * node(t_us, _OBS_CENTRE) + we * node(t_us, _OBS_EDGE)
+        return self._observer.node(t_us, _OBS_SPOT)
 
     def unit_input_v(self, t_us: int) -> float:
         return self.supply.output_voltage(UNIT_OUTPUT, t_us) if self.relay.closed else 0.0

@@ -98,6 +98,29 @@ def test_modal_stepping_is_exactly_implicit_euler() -> None:
     np.testing.assert_allclose(m.temperatures(), reference, atol=1e-9)
 
 
+def test_observer_reads_what_the_model_holds_between_commits() -> None:
+    """The observer's cached terms (per jet state and offset) must not go stale when the
+    model commits, the TEC's power changes or the jet switches: each read equals the
+    full state's temperatures at that instant, for single nodes and weighted sums."""
+    m = ThermalModel(initial_c=30.0, jet_htc_w_m2k=90.0)
+    nodes = [m.surface_index["centre"], m.plate_index]
+    obs = m.observer(nodes)
+    weights = np.zeros((1, len(m.capacity)))
+    weights[0, m.surface_index["centre"]] = 0.25
+    weights[0, m.surface_index["spot_edge"]] = 0.75
+    spot = m.observer(weights)
+    t = 0
+    for k, (power, jet) in enumerate([(5.0, False), (-8.0, False), (-8.0, True), (3.0, True)]):
+        for offset in (0, 40_000, 100_000, 40_000):  # a repeated offset hits the cache
+            temps = m.temperatures(t + offset)
+            np.testing.assert_allclose(obs.at(t + offset), temps[nodes], rtol=0, atol=1e-9)
+            expected = 0.25 * temps[nodes[0]] + 0.75 * temps[m.surface_index["spot_edge"]]
+            assert spot.node(t + offset, 0) == pytest.approx(expected, abs=1e-9)
+        t += 100_000 * (k + 1)
+        m.set_tec_power(t, power)
+        m.set_jet(t, jet)
+
+
 def test_unconditionally_stable_for_huge_steps() -> None:
     m = ThermalModel(initial_c=33.0, jet_htc_w_m2k=90.0, max_step_us=500 * S)
     m.set_jet(0, True)

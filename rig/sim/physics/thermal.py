@@ -227,10 +227,8 @@ class ThermalModel:
         self.jet_on = False
         self.tec_power_w = 0.0
         self.t_us = 0
-        self.version = 0
-        """Bumped whenever the committed state or the forcing changes (for caches)."""
-        self._steady_cache: tuple[int, np.ndarray] | None = None
-        self._decay_cache: dict[tuple[bool, int], np.ndarray] = {}
+        self._steady_parts_cache: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+        self._span_cache: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         start = self.ambient_c if initial_c is None else float(initial_c)
         mode = self._mode(False)
         self._z = mode.basis.T @ (np.sqrt(cap) * np.full(n, start))
@@ -258,41 +256,58 @@ class ThermalModel:
             self._modes[jet_on] = mode
         return mode
 
+    def _steady_parts(self, jet_on: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The modal equilibrium split as ``base + P * per_watt``: ``base`` from the room
+        and the jet (fixed per boundary configuration), ``per_watt`` from the TEC."""
+        parts = self._steady_parts_cache.get(jet_on)
+        if parts is None:
+            mode = self._mode(jet_on)
+            base = (self.ambient_c * mode.g_ambient + self.jet_temp_c * mode.g_gas) / mode.mu
+            parts = self._steady_parts_cache[jet_on] = (base, mode.g_tec / mode.mu)
+        return parts
+
     def _steady(self) -> np.ndarray:
-        """Modal equilibrium under the present boundary conditions (cached per version)."""
-        cached = self._steady_cache
-        if cached is not None and cached[0] == self.version:
-            return cached[1]
-        mode = self._mode(self.jet_on)
-        forcing = (
-            self.ambient_c * mode.g_ambient
-            + self.jet_temp_c * mode.g_gas
-            + self.tec_power_w * mode.g_tec
-        )
-        steady = forcing / mode.mu
-        self._steady_cache = (self.version, steady)
-        return steady
+        """Modal equilibrium under the present boundary conditions."""
+        base, per_watt = self._steady_parts(self.jet_on)
+        return base + self.tec_power_w * per_watt
 
     def decay(self, span_us: int) -> np.ndarray:
         """Per-mode factor ``a^n`` of ``n`` equal implicit-Euler substeps spanning ``span_us``."""
+        return self.span_terms(span_us)[0]
+
+    def span_terms(self, span_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(A, B0, B1)`` with ``z(t + span) = A z + B0 + P B1`` under the present jet.
+
+        ``A = a^n`` of ``n`` equal implicit-Euler substeps of at most ``max_step``;
+        ``B0 = (1 - A) base`` and ``B1 = (1 - A) per_watt`` (see :meth:`_steady_parts`).
+        Cached per (jet, span): the bench steps by a few recurring spans (control
+        ticks, scan offsets), so a step is three vector operations and no solve.
+        """
         key = (self.jet_on, span_us)
-        an = self._decay_cache.get(key)
-        if an is None:
-            if len(self._decay_cache) >= 4096:
-                self._decay_cache.clear()
-            nsub = -(-span_us // self.max_step_us)
-            dt = span_us / nsub / 1e6
-            an = (1.0 / (1.0 + dt * self._mode(self.jet_on).mu)) ** nsub
-            self._decay_cache[key] = an
-        return an
+        terms = self._span_cache.get(key)
+        if terms is None:
+            if len(self._span_cache) >= 4096:
+                self._span_cache.clear()
+            n = len(self.capacity)
+            if span_us <= 0:
+                terms = (np.ones(n), np.zeros(n), np.zeros(n))
+            else:
+                nsub = -(-span_us // self.max_step_us)
+                dt = span_us / nsub / 1e6
+                an = (1.0 / (1.0 + dt * self._mode(self.jet_on).mu)) ** nsub
+                base, per_watt = self._steady_parts(self.jet_on)
+                rest = 1.0 - an
+                terms = (an, rest * base, rest * per_watt)
+            self._span_cache[key] = terms
+        return terms
 
     def _stepped(self, t_us: int) -> np.ndarray:
         """Modal state at ``t_us`` after equal implicit-Euler substeps of at most max_step."""
         span = t_us - self.t_us
         if span <= 0:
             return self._z
-        an = self.decay(span)
-        return an * self._z + (1.0 - an) * self._steady()
+        a, b0, b1 = self.span_terms(span)
+        return a * self._z + b0 + self.tec_power_w * b1
 
     # --- public API ------------------------------------------------------------------------
     def commit(self, t_us: int) -> None:
@@ -300,7 +315,6 @@ class ThermalModel:
         if t_us > self.t_us:
             self._z = self._stepped(t_us)
             self.t_us = t_us
-            self.version += 1
 
     def set_jet(self, t_us: int, flowing: bool) -> None:
         self.commit(t_us)
@@ -313,12 +327,10 @@ class ThermalModel:
             self._transfer[key] = transfer
         self._z = transfer @ self._z
         self.jet_on = flowing
-        self.version += 1
 
     def set_tec_power(self, t_us: int, watts: float) -> None:
         self.commit(t_us)
         self.tec_power_w = float(watts)
-        self.version += 1
 
     def temperatures(self, t_us: int | None = None) -> np.ndarray:
         """Every node's temperature at ``t_us`` (default: the committed time), no commit."""
@@ -330,9 +342,15 @@ class ThermalModel:
         z = self._stepped(t_us)
         return self._mode(self.jet_on).to_temps[indices] @ z
 
-    def observer(self, indices: Sequence[int]) -> Observer:
-        """A cheap reader of a few nodes at arbitrary times (sensor sampling)."""
-        return Observer(self, indices)
+    def observer(self, indices: Sequence[int] | np.ndarray) -> Observer:
+        """A cheap reader of a few nodes (or weighted sums of nodes, one row of weights
+        per reading) at arbitrary times: sensor sampling."""
+        arr = np.asarray(indices)
+        if arr.ndim == 1:
+            rows = np.zeros((len(arr), len(self.capacity)))
+            rows[np.arange(len(arr)), arr.astype(int)] = 1.0
+            arr = rows
+        return Observer(self, arr)
 
     def index_at_depth(self, column: str, depth_m: float) -> int:
         c = [col.name for col in self.columns].index(column)
@@ -371,62 +389,53 @@ class ThermalModel:
 
 
 class Observer:
-    """Reads selected nodes of a :class:`ThermalModel` at any time without committing.
+    """Reads fixed linear combinations of a :class:`ThermalModel`'s nodes at any time
+    without committing.
 
-    Sensors sample the phantom at many instants between commits, mostly at a
-    handful of recurring offsets from the last commit (control ticks, scan
-    channels). With ``d = z - z_eq`` (deviation from the equilibrium under the
-    present boundaries) node ``k`` at offset ``s`` is ``r_k diag(a^n(s)) d + r_k z_eq``;
-    ``r_k diag(a^n)`` is kept per (boundary configuration, offset) and ``d``,
-    ``R z_eq`` per model version, so a sample is one dot product per node read.
-    The result equals ``R @ _stepped(t)`` up to rounding.
+    Sensors sample the phantom at many instants between commits, mostly at a handful
+    of recurring offsets from the last commit (control ticks, scan channels). With
+    ``z(t) = A z + B0 + P B1`` (:meth:`ThermalModel.span_terms`) a row ``r`` of node
+    weights reads ``(r A) . z + r . B0 + P (r . B1)``; the three terms are kept per
+    (boundary configuration, offset), so a sample is one dot product and nothing is
+    recomputed when the model commits (ten times a second under the stage's loop).
+    The result equals ``r @ temperatures(t)`` up to rounding.
     """
 
     _LIMIT = 4096
 
-    def __init__(self, model: ThermalModel, indices: Sequence[int]) -> None:
+    def __init__(self, model: ThermalModel, rows: np.ndarray) -> None:
         self.model = model
-        self.indices = np.asarray(indices, dtype=int)
-        self._rows: dict[bool, np.ndarray] = {}
-        self._by_span: dict[tuple[bool, int], list[np.ndarray]] = {}
-        self._version = -1
-        self._dev = np.zeros(0)
-        self._eq: list[float] = []
+        self.rows = np.atleast_2d(np.asarray(rows, dtype=float))
+        if self.rows.shape[1] != len(model.capacity):
+            raise ValueError("one weight per node is needed in each row")
+        self._temps_rows: dict[bool, np.ndarray] = {}
+        self._by_span: dict[tuple[bool, int], tuple[list[np.ndarray], list[float], list[float]]] = {}
 
-    def _sync(self) -> None:
-        m = self.model
-        rows = self._rows.get(m.jet_on)
-        if rows is None:
-            rows = self._rows[m.jet_on] = m._mode(m.jet_on).to_temps[self.indices]
-        steady = m._steady()
-        self._dev = m._z - steady
-        self._eq = (rows @ steady).tolist()
-        self._version = m.version
-
-    def _scaled(self, t_us: int) -> list[np.ndarray]:
+    def _terms(self, t_us: int) -> tuple[list[np.ndarray], list[float], list[float]]:
         m = self.model
         span = t_us - m.t_us
         if span < 0:
             span = 0
         key = (m.jet_on, span)
-        scaled = self._by_span.get(key)
-        if scaled is None:
+        terms = self._by_span.get(key)
+        if terms is None:
             if len(self._by_span) >= self._LIMIT:
                 self._by_span.clear()
-            rows = self._rows[m.jet_on]
-            mat = rows * m.decay(span) if span > 0 else rows
-            scaled = self._by_span[key] = list(mat)
-        return scaled
+            rows = self._temps_rows.get(m.jet_on)
+            if rows is None:
+                rows = self._temps_rows[m.jet_on] = self.rows @ m._mode(m.jet_on).to_temps
+            a, b0, b1 = m.span_terms(span)
+            terms = self._by_span[key] = (list(rows * a), (rows @ b0).tolist(), (rows @ b1).tolist())
+        return terms
 
     def at(self, t_us: int) -> np.ndarray:
-        """Every observed node at ``t_us``."""
-        if self._version != self.model.version:
-            self._sync()
-        dev = self._dev
-        return np.array([r @ dev + e for r, e in zip(self._scaled(t_us), self._eq, strict=True)])
+        """Every observed row at ``t_us``."""
+        scaled, r0, r1 = self._terms(t_us)
+        z = self.model._z
+        p = self.model.tec_power_w
+        return np.array([float(r @ z) + c0 + p * c1 for r, c0, c1 in zip(scaled, r0, r1, strict=True)])
 
     def node(self, t_us: int, k: int) -> float:
-        """Observed node ``k`` (position in ``indices``) at ``t_us``."""
-        if self._version != self.model.version:
-            self._sync()
-        return float(self._scaled(t_us)[k] @ self._dev) + self._eq[k]
+        """Observed row ``k`` at ``t_us``."""
+        scaled, r0, r1 = self._terms(t_us)
+        return float(scaled[k] @ self.model._z) + r0[k] + self.model.tec_power_w * r1[k]
