@@ -104,6 +104,7 @@ class SimBench:
         rows[_OBS_SPOT] = design.spot_weights[0] * rows[_OBS_CENTRE]
         rows[_OBS_SPOT] += design.spot_weights[1] * rows[_OBS_EDGE]
         self._observer = th.observer(rows)
+        self._plate_memo: tuple[tuple[int, int, float, bool] | None, float] = (None, 0.0)
         self._tc_source = {101: _OBS_CENTRE, 102: _OBS_SURROUND, 103: _OBS_DEPTH, 104: _OBS_PLATE}
         self.tcs = {ch: FirstOrderLag(lag, design.ambient_c) for ch, lag in design.tc_lag_s.items()}
         self.relay = PowerRelay(self)
@@ -176,7 +177,13 @@ class SimBench:
 
     # --- StagePlant ---------------------------------------------------------------------------
     def plate_sensor_c(self, t_us: int) -> float:
-        return self._observer.node(t_us, _OBS_PLATE)
+        # The stage's loop reads the plate, then sets the TEC's current, which reads it again
+        # for the cooling capacity: the same instant and the same state, one evaluation.
+        th = self.thermal
+        key = (t_us, th.t_us, th.tec_power_w, th.jet_on)
+        if key != self._plate_memo[0]:
+            self._plate_memo = (key, self._observer.node(t_us, _OBS_PLATE))
+        return self._plate_memo[1]
 
     def set_tec_current(self, t_us: int, amps: float) -> None:
         s = STAGE
