@@ -388,6 +388,10 @@ class ThermalModel:
         return t
 
 
+_Terms = tuple[list[np.ndarray], list[float], list[float]]
+"""An observer's rows scaled by ``A``, and their products with ``B0`` and ``B1``."""
+
+
 class Observer:
     """Reads fixed linear combinations of a :class:`ThermalModel`'s nodes at any time
     without committing.
@@ -409,9 +413,9 @@ class Observer:
         if self.rows.shape[1] != len(model.capacity):
             raise ValueError("one weight per node is needed in each row")
         self._temps_rows: dict[bool, np.ndarray] = {}
-        self._by_span: dict[tuple[bool, int], tuple[list[np.ndarray], list[float], list[float]]] = {}
+        self._by_span: dict[tuple[bool, int], _Terms] = {}
 
-    def _terms(self, t_us: int) -> tuple[list[np.ndarray], list[float], list[float]]:
+    def _terms(self, t_us: int) -> _Terms:
         m = self.model
         span = t_us - m.t_us
         if span < 0:
@@ -425,7 +429,8 @@ class Observer:
             if rows is None:
                 rows = self._temps_rows[m.jet_on] = self.rows @ m._mode(m.jet_on).to_temps
             a, b0, b1 = m.span_terms(span)
-            terms = self._by_span[key] = (list(rows * a), (rows @ b0).tolist(), (rows @ b1).tolist())
+            terms = (list(rows * a), (rows @ b0).tolist(), (rows @ b1).tolist())
+            self._by_span[key] = terms
         return terms
 
     def at(self, t_us: int) -> np.ndarray:
