@@ -46,7 +46,7 @@ import os
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from importlib import metadata
@@ -1042,10 +1042,25 @@ def _template() -> jinja2.Template:
     return env.get_template(TEMPLATE)
 
 
-def render_html(context: Mapping[str, Any], *, pdf_pages: int | None = None) -> str:
+def render_html(
+    context: Mapping[str, Any],
+    *,
+    pdf_pages: int | None = None,
+    part: str = "all",
+    page_start: int = 1,
+    page_total: int | None = None,
+) -> str:
     """The certificate's HTML. ``pdf_pages``: the PDF issue's page count, stated in the
-    HTML issue (which has one page) so a reader of either knows the PDF's length."""
-    return _template().render(**context, pdf_pages=pdf_pages)
+    HTML issue (which has one page) so a reader of either knows the PDF's length.
+
+    ``part``: ``"all"`` (the HTML issue, and the PDF made in one piece), or ``"body"``
+    (sections 1–12) or ``"annex"`` (Annex A, the budgets, and the end line) to be laid out
+    separately; such a part numbers its pages from ``page_start`` out of ``page_total``."""
+    if part not in ("all", "body", "annex"):
+        raise ValueError(f"no certificate part {part!r}")
+    return _template().render(
+        **context, pdf_pages=pdf_pages, part=part, page_start=page_start, page_total=page_total
+    )
 
 
 def render_pdf(html: str) -> tuple[bytes, int]:
@@ -1058,6 +1073,152 @@ def render_pdf(html: str) -> tuple[bytes, int]:
         document = HTML(string=html).render(stylesheets=stylesheets, font_config=font_config)
         pdf = document.write_pdf(full_fonts=not _fast_font_subsetting())
     return pdf, len(document.pages)
+
+
+# --- the annex laid out beside the body ----------------------------------------------------------
+# WeasyPrint lays out one document on one core: about 1 ms a line, and the twelve budgets
+# are a third of the certificate's lines. The budgets are Annex A, which starts on a page of
+# its own, so the body and the annex can be laid out at the same time in two processes and
+# their pages joined: the same pages, numbered the same ("Page x of y" as a literal count
+# in each part, the annex's from where it starts). The page counts are known only after
+# layout: each part is laid out with the counts the last certificate of the same shape
+# had, and laid out again (both, in parallel) with the right ones if they differ.
+ANNEX_TIMEOUT_S = 120.0
+_PAGES_SEEN: dict[int, tuple[int, int]] = {}
+
+
+def _annex_worker_start() -> None:
+    """The annex worker: skip the interpreter's teardown at exit (its results went back over
+    the pipe already; freeing WeasyPrint's modules would cost the caller a wait), then lay
+    out once (imports, the cut faces, Pango's and fontconfig's caches)."""
+    atexit.register(os._exit, 0)
+    with contextlib.suppress(Exception):  # a job that then fails says why
+        render_pdf(WARM_UP_HTML)
+
+
+def _annex_ready() -> bool:
+    return True
+
+
+class AnnexWorker:
+    """A spawned process that renders the annex while the caller renders the body.
+
+    Spawned, not forked: the caller may hold sockets, sessions and threads. Worth it only
+    where a second core is free: :func:`start_annex_worker` is called by a process that
+    will issue certificates and has a core to spare (``cryorig calibrate``'s certificate
+    worker, the certificate benchmark), never implicitly by :func:`issue_certificate`.
+    """
+
+    def __init__(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import util
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_annex_worker_start,
+        )
+        self.ready = self.pool.submit(_annex_ready)
+        # Shut down before this process waits for its children at exit: a process that
+        # started a worker (a spawned certificate worker, say) joins its children at exit
+        # before the executor's own exit hook would run, and the idle worker never ends.
+        # Priority above the queues' own finalizers (10): their feeder threads must still
+        # run to carry the shutdown to the worker.
+        util.Finalize(self, _shut_down, args=(self.pool,), exitpriority=100)
+
+    def usable(self) -> bool:
+        """Started and warm (a worker still warming up would make this issue slower)."""
+        return self.ready.done() and self.ready.exception() is None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _shut_down(pool: Any) -> None:
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+_ANNEX_WORKER: AnnexWorker | None = None
+
+
+def start_annex_worker() -> AnnexWorker | None:
+    """Start (once per process) the annex worker; None where there is no second core."""
+    global _ANNEX_WORKER
+    if _ANNEX_WORKER is None and len(os.sched_getaffinity(0)) >= 2:
+        try:
+            _ANNEX_WORKER = AnnexWorker()
+        except (OSError, RuntimeError):
+            _ANNEX_WORKER = None
+    return _ANNEX_WORKER
+
+
+def stop_annex_worker() -> None:
+    global _ANNEX_WORKER
+    worker, _ANNEX_WORKER = _ANNEX_WORKER, None
+    if worker is not None:
+        worker.close()
+
+
+def _join_pdfs(body: bytes, annex: bytes) -> bytes:
+    """The body's pages, then the annex's, with the body's document information; the faces
+    both parts embed are kept once."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    first = PdfReader(io.BytesIO(body))
+    writer = PdfWriter()
+    writer.append(first)
+    writer.append(PdfReader(io.BytesIO(annex)))
+    if first.metadata:
+        writer.add_metadata(dict(first.metadata))
+    writer.compress_identical_objects()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _render_in_parts(
+    context: dict[str, Any], worker: AnnexWorker, figure: Callable[[], str] | None
+) -> tuple[bytes, int]:
+    key = len(context["budgets"])
+    body_pages, annex_pages = _PAGES_SEEN.get(key, (3, max(1, math.ceil(key / 3))))
+    for _ in range(2):
+        total = body_pages + annex_pages
+        annex_html = render_html(context, part="annex", page_start=body_pages + 1, page_total=total)
+        job = worker.pool.submit(render_pdf, annex_html)
+        if figure is not None:  # drawn while the annex is laid out: the annex has none
+            context["figure"] = figure()
+            figure = None
+        body_pdf, body_real = render_pdf(render_html(context, part="body", page_total=total))
+        annex_pdf, annex_real = job.result(timeout=ANNEX_TIMEOUT_S)
+        if (body_real, annex_real) == (body_pages, annex_pages):
+            _PAGES_SEEN[key] = (body_pages, annex_pages)
+            return _join_pdfs(body_pdf, annex_pdf), total
+        # The footers do not change the flow: the second layout has these counts.
+        body_pages, annex_pages = body_real, annex_real
+    raise RuntimeError(f"page counts did not settle: {body_pages} + {annex_pages}")
+
+
+def render_certificate_pdf(
+    context: dict[str, Any], *, figure: Callable[[], str] | None = None
+) -> tuple[bytes, int]:
+    """The PDF issue and its page count: the body and the annex laid out at once when an
+    annex worker is warm (:func:`start_annex_worker`), else the whole in this process.
+    Both give the same pages with the same text; a failed worker means the latter.
+
+    ``figure``: draws the figure (``context["figure"]``, set here) once the annex is on
+    its way, so that drawing it overlaps the annex's layout instead of delaying both."""
+    worker = _ANNEX_WORKER
+    if worker is not None and worker.usable():
+        try:
+            return _render_in_parts(context, worker, figure)
+        except Exception:  # the worker died or timed out: the document is made here instead
+            stop_annex_worker()
+    if figure is not None and context.get("figure") is None:
+        context["figure"] = figure()
+    return render_pdf(render_html(context))
 
 
 WARM_UP_HTML = (
@@ -1324,9 +1485,8 @@ def issue_certificate(
         replaces=replaces,
         reason=reason,
         run_meta=meta,
-        figure=_figure(record),
     )
-    pdf, pages = render_pdf(render_html(context))
+    pdf, pages = render_certificate_pdf(context, figure=lambda: _figure(record))
     html = render_html(context, pdf_pages=pages).encode("utf-8")
     renditions = {"pdf": (f"{cert_id}.pdf", pdf), "html": (f"{cert_id}.html", html)}
     manifest = _manifest(

@@ -109,6 +109,16 @@ def _warm(module: str) -> None:
         importlib.import_module(module).warm_up()
 
 
+def _warm_certificate(annex_worker: bool) -> None:
+    """The certificate worker's start: warm up, and where the report has no worker of its
+    own (``cryorig calibrate``) start the certificate's annex worker too, so the annex is
+    laid out on the second core while the body is (reports.certificate says how)."""
+    _warm("reports.certificate")
+    if annex_worker:
+        with contextlib.suppress(Exception):  # then the certificate is made in one piece
+            importlib.import_module("reports.certificate").start_annex_worker()
+
+
 def _ready() -> bool:
     return True
 
@@ -174,7 +184,7 @@ class Publisher:
 
     def __enter__(self) -> Publisher:
         if self._want[0]:
-            self._certificate = _Worker(functools.partial(_warm, "reports.certificate"))
+            self._certificate = _Worker(functools.partial(_warm_certificate, not self._want[1]))
         if self._want[1]:
             self._report = _Worker(functools.partial(_warm, "reports.eol"))
         return self

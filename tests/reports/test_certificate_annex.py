@@ -1,0 +1,107 @@
+"""The certificate's annex laid out in a second process (reports.certificate says why).
+
+What is checked is what a reader sees: the PDF made in two parts has the pages of the PDF
+made in one, with the same text on each, "Page x of y" right on every page, the annex on
+pages of its own, and the document's title and bookmarks kept; a wrong guess of the page
+counts is corrected, and a worker that dies costs time, never the certificate.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+import reports.certificate as cert
+from tests.reports.test_certificate import CERT_ID, ISSUED, make_run, pdf_pages
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[cert.AnnexWorker]:
+    w = cert.start_annex_worker()
+    if w is None:
+        pytest.skip("one core: certificates are made in one process")
+    w.ready.result(timeout=120)
+    yield w
+    cert.stop_annex_worker()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_run(tmp_path_factory.mktemp("annex") / "run")
+
+
+def _issue(run: Path, out: Path, *, parts: bool) -> cert.CertificatePaths:
+    if parts:
+        return cert.issue_certificate(run, issued=ISSUED, out_dir=out)
+    saved, cert._ANNEX_WORKER = cert._ANNEX_WORKER, None
+    try:
+        return cert.issue_certificate(run, issued=ISSUED, out_dir=out)
+    finally:
+        cert._ANNEX_WORKER = saved
+
+
+def test_two_parts_make_the_pages_of_one(
+    run: Path, tmp_path: Path, worker: cert.AnnexWorker
+) -> None:
+    cert._PAGES_SEEN.clear()
+    whole = _issue(run, tmp_path / "whole", parts=False)
+    parts = _issue(run, tmp_path / "parts", parts=True)
+    assert cert._PAGES_SEEN, "the certificate was not made in parts"
+    one, two = pdf_pages(whole.pdf), pdf_pages(parts.pdf)
+    assert parts.pages == whole.pages == len(two) == len(one)
+    assert two == one
+    for number, text in enumerate(two, 1):
+        assert f"Page {number} of {len(two)}" in text
+    annex = [i for i, text in enumerate(two) if "Annex A. Uncertainty budgets" in text]
+    assert annex and annex[0] > 0
+    budget = "Combined standard uncertainty u(E)"
+    assert not any(budget in text for text in two[: annex[0]])  # every budget in the annex
+    assert all(budget in text for text in two[annex[0] :])
+    assert f"End of Calibration Certificate {CERT_ID}" in two[-1]
+    reader = PdfReader(io.BytesIO(parts.pdf.read_bytes()))
+    assert reader.metadata is not None
+    assert reader.metadata.title == f"Calibration Certificate {CERT_ID}"
+    titles = [item["/Title"] for item in _flat(reader.outline)]
+    assert "10. Measurement uncertainty" in titles
+    assert "Annex A. Uncertainty budgets" in titles
+
+
+def _flat(outline: list) -> Iterator[dict]:
+    for item in outline:
+        if isinstance(item, list):
+            yield from _flat(item)
+        else:
+            yield item
+
+
+def test_a_wrong_guess_of_the_page_counts_is_laid_out_again(
+    run: Path, tmp_path: Path, worker: cert.AnnexWorker
+) -> None:
+    record, _ = cert.read_record(run)
+    key = len(record.points)
+    cert._PAGES_SEEN[key] = (1, 1)  # both parts are longer than that
+    paths = _issue(run, tmp_path / "out", parts=True)
+    pages = pdf_pages(paths.pdf)
+    assert cert._PAGES_SEEN[key] != (1, 1)
+    assert sum(cert._PAGES_SEEN[key]) == paths.pages == len(pages)
+    for number, text in enumerate(pages, 1):
+        assert f"Page {number} of {len(pages)}" in text
+
+
+def test_a_worker_that_dies_costs_time_not_the_certificate(run: Path, tmp_path: Path) -> None:
+    cert.stop_annex_worker()
+    worker = cert.start_annex_worker()
+    if worker is None:
+        pytest.skip("one core: certificates are made in one process")
+    worker.ready.result(timeout=120)
+    for process in list(worker.pool._processes.values()):
+        process.kill()
+    paths = _issue(run, tmp_path / "out", parts=True)
+    assert cert._ANNEX_WORKER is None  # given up: the next certificates are made here
+    pages = pdf_pages(paths.pdf)
+    assert len(pages) == paths.pages
+    assert f"Page {paths.pages} of {paths.pages}" in pages[-1]
