@@ -1132,11 +1132,18 @@ class AnnexWorker:
         return self.ready.done() and self.ready.exception() is None
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        _shut_down(self.pool)
 
 
 def _shut_down(pool: Any) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cores() -> int:
+    """Cores this process may run on (all of them where the platform cannot say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 _ANNEX_WORKER: AnnexWorker | None = None
@@ -1145,7 +1152,7 @@ _ANNEX_WORKER: AnnexWorker | None = None
 def start_annex_worker() -> AnnexWorker | None:
     """Start (once per process) the annex worker; None where there is no second core."""
     global _ANNEX_WORKER
-    if _ANNEX_WORKER is None and len(os.sched_getaffinity(0)) >= 2:
+    if _ANNEX_WORKER is None and _cores() >= 2:
         try:
             _ANNEX_WORKER = AnnexWorker()
         except (OSError, RuntimeError):
