@@ -65,6 +65,7 @@ from rig.faultinject import FaultSpecError, parse_fault_spec
 from rig.recording import _read_stream_csv, load_run
 from rig.simlink import SimBenchProcess
 from rig.station import sim_station, station_to_yaml
+from tests.plan_subprocess import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = "test_plans"
@@ -82,15 +83,6 @@ CORRUPT_MIN_S = 10.0
 ROLE = {"logger": "logger", "supply": "supply", "stage": "stage", "device": "unit"}
 """The name the rig gives each control-channel resource in its messages."""
 STREAMS = ("logger", "supply", "unit_log", "unit_events")
-
-FAST = [
-    "-q",
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:hypothesispytest",  # its plugin alone costs a second per run here
-    "--assert=plain",  # rewriting recompiles the whole rig per run (no bytecode cache here)
-]
 
 pytestmark = pytest.mark.timeout(900)
 

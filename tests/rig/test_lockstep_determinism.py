@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from rig.recording import load_run
+from tests.plan_subprocess import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 HOGS = 4
@@ -28,8 +29,7 @@ pytestmark = pytest.mark.timeout(300)
 def _run(out: Path) -> Path:
     proc = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "test_plans/test_01_unit.py", "-q",
-            "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--assert=plain",
+            sys.executable, "-m", "pytest", "test_plans/test_01_unit.py", *FAST,
             "--rig", "sim", "--serial", "SIM-0001", "--seed", "7", "--out", str(out),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
