@@ -405,8 +405,9 @@ class Station(_Model):
 
 
 # --- loading -----------------------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys (a second ``101:`` would silently win)."""
+class _UniqueKeyLoader(yamlsafe.SafeLoader):  # type: ignore[misc,valid-type]
+    """Safe YAML that refuses duplicate keys (a second ``101:`` would silently win); on
+    libyaml's parser where PyYAML has it (``rig.shared.yamlsafe``), like the plan's files."""
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -427,7 +428,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=True)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=True)
 
 
 _UniqueKeyLoader.add_constructor(
@@ -561,7 +562,7 @@ def load_station(path: str | Path) -> Station:
     except UnicodeDecodeError as exc:
         raise StationError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a SafeConstructor
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
