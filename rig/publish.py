@@ -11,7 +11,10 @@ other works. So:
   its libraries and draws once (fonts, Pango, the certificate's cut faces on disk) at low
   priority, on the core the plan leaves idle;
 * when the plan has ended, both documents are made at once, one per worker, and the
-  station's process only waits for them.
+  station's process only waits for them;
+* a run without a report (``cryorig calibrate``) leaves the second core to the
+  certificate: its worker starts the certificate's annex worker, and the budgets' annex
+  is laid out there while the body is (``reports.certificate.render_certificate_pdf``).
 
 Workers are spawned processes, not forks: the station's process holds instrument
 sessions, sockets and threads that a forked copy must not share. A worker only reads the
