@@ -151,6 +151,7 @@ class Acquisition:
         )
         self._logger_cache = _TimeRows(3)
         self._unit_log_cache = _TimeRows(3)
+        self._supply_cache = _TimeRows(3)
         self.scan: ScanPlan | None = None
         self._scan_t0 = 0.0
         self._next_logger = 0.0
@@ -500,27 +501,27 @@ class Acquisition:
         ]
 
     def supply_series(self, t_from: float | None = None, t_to: float | None = None):
+        """Time and current arrays of the supply's read-backs, optionally within [t_from, t_to]."""
         rows = self.supply_rows.rows
         if not rows:
             return np.zeros(0), np.zeros(0)
-        arr = np.asarray(rows, dtype=float)
-        sel = np.ones(len(arr), dtype=bool)
-        if t_from is not None:
-            sel &= arr[:, 0] >= t_from
-        if t_to is not None:
-            sel &= arr[:, 0] <= t_to
-        return arr[sel, 0], arr[sel, 2]
+        cached = self._supply_cache
+        if len(cached) < len(rows):
+            cached.extend(np.asarray(rows[len(cached) :], dtype=float).reshape(-1, 3))
+        arr = cached.window(t_from, t_to)
+        return arr[:, 0].copy(), arr[:, 2].copy()  # the caller's own arrays, not views
 
 
 class _TimeRows:
     """Rows of floats whose first column is a time, in an array that grows in place.
 
-    Used for the logger's readings and the unit's 10 Hz log. The settling loops ask for
-    the last few seconds of a channel every control period; with every reading of the run
-    in one array (10^5 rows by the end of a plan) a mask over all of it cost more than the
-    rest of the rig's loop. While the times arrive in order (the logger's do: sweeps in
-    time order, channels in scan order) a window is two binary searches; should a block
-    ever arrive out of order, windows fall back to the mask, with the same result.
+    Used for the logger's readings, the unit's 10 Hz log and the supply's read-backs. The
+    settling loops ask for the last few seconds of a channel every control period; with
+    every reading of the run in one array (10^5 rows by the end of a plan) a mask over all
+    of it cost more than the rest of the rig's loop. While the times arrive in order (the
+    logger's do: sweeps in time order, channels in scan order) a window is two binary
+    searches; should a block ever arrive out of order, windows fall back to the mask, with
+    the same result.
     """
 
     def __init__(self, width: int) -> None:
