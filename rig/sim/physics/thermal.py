@@ -271,10 +271,6 @@ class ThermalModel:
         base, per_watt = self._steady_parts(self.jet_on)
         return base + self.tec_power_w * per_watt
 
-    def decay(self, span_us: int) -> np.ndarray:
-        """Per-mode factor ``a^n`` of ``n`` equal implicit-Euler substeps spanning ``span_us``."""
-        return self.span_terms(span_us)[0]
-
     def span_terms(self, span_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(A, B0, B1)`` with ``z(t + span) = A z + B0 + P B1`` under the present jet.
 
