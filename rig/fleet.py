@@ -245,6 +245,7 @@ def summarize(
     confusion = []
     for r in sorted(defects, key=lambda r: r.unit.name):
         caught = [req for req in r.failed if req in r.unit.breaks]
+        outcome = detection_outcome(r.verdict, caught)
         confusion.append(
             {
                 "profile": r.unit.name,
@@ -252,8 +253,8 @@ def summarize(
                 "breaks": list(r.unit.breaks),
                 "verdict": r.verdict,
                 "failed": r.failed,
-                "detected": r.verdict == "FAIL" and bool(caught),
-                "outcome": detection_outcome(r.verdict, caught),
+                "detected": outcome == "detected",
+                "outcome": outcome,
                 "reason": r.reason if r.verdict == "ERROR" else None,
                 "caught_by": caught,
                 "run_dir": r.run_dir,
