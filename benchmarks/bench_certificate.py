@@ -96,11 +96,8 @@ def bench_run(run_dir: Path, scratch: Path) -> None:
         return cert.issue_certificate(run_dir, issued=issued, out_dir=next(outs))
 
     def issue_in_one_process() -> Any:
-        worker, cert._ANNEX_WORKER = cert._ANNEX_WORKER, None
-        try:
+        with cert.in_one_process():
             return issue()
-        finally:
-            cert._ANNEX_WORKER = worker
 
     first, paths = _seconds(issue)
     baseline_once()  # its own warm-up

@@ -1160,6 +1160,19 @@ def start_annex_worker() -> AnnexWorker | None:
     return _ANNEX_WORKER
 
 
+@contextlib.contextmanager
+def in_one_process() -> Iterator[None]:
+    """Certificates issued inside are laid out in this process, the annex worker left
+    idle (to compare the two ways, or to test the one-process way beside a worker)."""
+    global _ANNEX_WORKER
+    worker, _ANNEX_WORKER = _ANNEX_WORKER, None
+    try:
+        yield
+    finally:
+        if _ANNEX_WORKER is None:
+            _ANNEX_WORKER = worker
+
+
 def stop_annex_worker() -> None:
     global _ANNEX_WORKER
     worker, _ANNEX_WORKER = _ANNEX_WORKER, None

@@ -37,11 +37,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _issue(run: Path, out: Path, *, parts: bool) -> cert.CertificatePaths:
     if parts:
         return cert.issue_certificate(run, issued=ISSUED, out_dir=out)
-    saved, cert._ANNEX_WORKER = cert._ANNEX_WORKER, None
-    try:
+    with cert.in_one_process():
         return cert.issue_certificate(run, issued=ISSUED, out_dir=out)
-    finally:
-        cert._ANNEX_WORKER = saved
 
 
 def test_two_parts_make_the_pages_of_one(
