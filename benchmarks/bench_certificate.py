@@ -18,7 +18,8 @@ the machine is busy; the absolute target is a warm issue within 1 s.
 
 Warm issues are made as a station makes them when it has a core to spare (``cryorig
 calibrate``'s certificate worker): with the annex worker started and warm, so that the
-budgets (Annex A) are laid out in a second process while this one lays out the body.
+certificate's back (section 8 to the end, with the budgets of Annex A) is laid out in a
+second process while this one draws the figure and lays out the front.
 The same issue made in one process is timed alongside, alternating, for comparison.
 
 The numbers are printed, not asserted: wall time depends on the machine and on what
@@ -128,7 +129,7 @@ def bench_run(run_dir: Path, scratch: Path) -> None:
         f"  warm        {median:6.3f} s  median of {WARM_RUNS} "
         f"(min {min(warm):.3f}, max {max(warm):.3f})"
     )
-    how = "body and annex laid out in parallel" if worker is not None else "one process"
+    how = "front and back laid out in parallel" if worker is not None else "one process"
     print(f"              ({how})")
     print(
         f"  one process {statistics.median(single):6.3f} s  median of {WARM_RUNS} "

@@ -1,4 +1,5 @@
-"""The certificate's annex laid out in a second process (reports.certificate says why).
+"""The certificate's back (section 8 to the end, with Annex A) laid out in a second
+process while the front is laid out in this one (reports.certificate says why).
 
 What is checked is what a reader sees: the PDF made in two parts has the pages of the PDF
 made in one, with the same text on each, "Page x of y" right on every page, the annex on
@@ -53,6 +54,9 @@ def test_two_parts_make_the_pages_of_one(
     assert two == one
     for number, text in enumerate(two, 1):
         assert f"Page {number} of {len(two)}" in text
+    # The parts meet at section 8, which starts a page in either way of making it.
+    s8 = [i for i, text in enumerate(two) if "8. Statement of conformity" in text]
+    assert s8 and s8[0] > 0 and "7. Results" not in two[s8[0]]
     annex = [i for i, text in enumerate(two) if "Annex A. Uncertainty budgets" in text]
     assert annex and annex[0] > 0
     budget = "Combined standard uncertainty u(E)"
