@@ -10,6 +10,7 @@ memory check and a reference chain with dates. ``make_run`` is shared with test_
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import math
@@ -608,6 +609,25 @@ def test_never_overwrites(issued_copy: Path) -> None:
     with pytest.raises(CertificateExists, match="already been issued"):
         issue_certificate(issued_copy, issued=ISSUED)
     assert {p.name: p.read_bytes() for p in cert.iterdir()} == before
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_an_issue_leaves_the_garbage_collector_as_it_found_it(
+    issued_copy: Path, tmp_path: Path, enabled: bool
+) -> None:
+    """The cyclic collector waits during an issue (reports.certificate says why): it must
+    be back as it was afterwards, also when the issue is refused, or a station process
+    would run on without it."""
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        issue_certificate(issued_copy, issued=ISSUED, out_dir=tmp_path / "again")
+        assert gc.isenabled() is enabled
+        with pytest.raises(CertificateExists):
+            issue_certificate(issued_copy, issued=ISSUED)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_issued_files_are_read_only(issued: CertificatePaths) -> None:
