@@ -1085,11 +1085,11 @@ def render_pdf(html: str) -> tuple[bytes, int]:
 # the figure, drawn here meanwhile) and the back (section 8 to the end, with the budgets).
 # The split is where the two take about as long: measured on the test suite's record,
 # figure 0.17 s + front 0.45 s here against back 0.58 s in the worker (split at the
-# annex it was 0.2 + 0.7 s here against 0.45-0.6 s there). Same pages, numbered the same ("Page x of y" as
-# a literal count in each part, the back's from where it starts). The page counts are
-# known only after layout: each part is laid out with the counts the last certificate of
-# the same shape had, and laid out again (both, in parallel) with the right ones if they
-# differ.
+# annex it was 0.2 + 0.7 s here against 0.45-0.6 s there). Same pages, numbered the
+# same ("Page x of y" as a literal count in each part, the back's from where it starts).
+# The page counts are known only after layout: each part is laid out with the counts the
+# last certificate of the same shape had, and laid out again (both, in parallel) with
+# the right ones if they differ.
 ANNEX_TIMEOUT_S = 120.0
 _PAGES_SEEN: dict[int, tuple[int, int]] = {}
 
@@ -1189,23 +1189,32 @@ def stop_annex_worker() -> None:
         worker.close()
 
 
-def _join_pdfs(front: bytes, back: bytes) -> bytes:
+class _Join:
     """The front's pages, then the back's, with the front's document information; the faces
-    both parts embed are kept once."""
-    import io
+    both parts embed are kept once. Started with the front alone, so that its share of the
+    work (a third) is done while the worker is still laying out the back."""
 
-    from pypdf import PdfReader, PdfWriter
+    def __init__(self, front: bytes) -> None:
+        import io
 
-    first = PdfReader(io.BytesIO(front))
-    writer = PdfWriter()
-    writer.append(first)
-    writer.append(PdfReader(io.BytesIO(back)))
-    if first.metadata:
-        writer.add_metadata(dict(first.metadata))
-    writer.compress_identical_objects()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+        from pypdf import PdfReader, PdfWriter
+
+        first = PdfReader(io.BytesIO(front))
+        self._writer = PdfWriter()
+        self._writer.append(first)
+        if first.metadata:
+            self._writer.add_metadata(dict(first.metadata))
+
+    def finish(self, back: bytes) -> bytes:
+        import io
+
+        from pypdf import PdfReader
+
+        self._writer.append(PdfReader(io.BytesIO(back)))
+        self._writer.compress_identical_objects()
+        out = io.BytesIO()
+        self._writer.write(out)
+        return out.getvalue()
 
 
 def _render_in_parts(
@@ -1221,10 +1230,11 @@ def _render_in_parts(
             context["figure"] = figure()
             figure = None
         front_pdf, front_real = render_pdf(render_html(context, part="front", page_total=total))
+        join = _Join(front_pdf)
         back_pdf, back_real = job.result(timeout=ANNEX_TIMEOUT_S)
         if (front_real, back_real) == (front_pages, back_pages):
             _PAGES_SEEN[key] = (front_pages, back_pages)
-            return _join_pdfs(front_pdf, back_pdf), total
+            return join.finish(back_pdf), total
         # The footers do not change the flow: the second layout has these counts.
         front_pages, back_pages = front_real, back_real
     raise RuntimeError(f"page counts did not settle: {front_pages} + {back_pages}")
@@ -1281,8 +1291,7 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+class _cyclic_gc_paused:  # lower case: used as a function, ``with _cyclic_gc_paused():``
     """No cyclic garbage collection while WeasyPrint lays out and paints (and, around an
     issue, while matplotlib draws and pypdf joins the parts).
 
@@ -1292,13 +1301,21 @@ def _cyclic_gc_paused() -> Iterator[None]:
     reference counting when the document goes; what cycles remain are collected by the
     next automatic collection after this block. Re-entrant: an inner block leaves the
     collector as the outer one set it. (Measured around a whole issue: the 26–27 young
-    collections that still ran outside the layouts took 0.03–0.05 s.)"""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+    collections that still ran outside the layouts took 0.03–0.05 s.)
+
+    A class, not a generator: a generator-based context manager allocates (its
+    StopIteration) right after re-enabling the collector, which sets off the deferred
+    collection there, inside the block's caller, instead of at the caller's next
+    allocation."""
+
+    __slots__ = ("_was_enabled",)
+
+    def __enter__(self) -> None:
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._was_enabled:
             gc.enable()
 
 

@@ -30,7 +30,12 @@ def test_every_catalog_defect_fails_on_the_requirement_it_breaks(tmp_path: Path)
     outcomes = {}
     for r in results:
         caught = [q for q in r.failed if q in r.unit.breaks]
-        outcomes[r.unit.name] = (detection_outcome(r.verdict, caught), r.verdict, r.failed, r.reason)
+        outcomes[r.unit.name] = (
+            detection_outcome(r.verdict, caught),
+            r.verdict,
+            r.failed,
+            r.reason,
+        )
     missed = {name: o for name, o in outcomes.items() if o[0] != "detected"}
     assert not missed, missed
     by_name = {r.unit.name: r for r in results}
