@@ -13,8 +13,9 @@ other works. So:
 * when the plan has ended, both documents are made at once, one per worker, and the
   station's process only waits for them;
 * a run without a report (``cryorig calibrate``) leaves the second core to the
-  certificate: its worker starts the certificate's annex worker, and the budgets' annex
-  is laid out there while the body is (``reports.certificate.render_certificate_pdf``).
+  certificate: its worker starts the certificate's annex worker, and the certificate's
+  back (section 8 to the end, with the budgets' annex) is laid out there while the
+  front is (``reports.certificate.render_certificate_pdf``).
 
 Workers are spawned processes, not forks: the station's process holds instrument
 sessions, sockets and threads that a forked copy must not share. A worker only reads the
@@ -114,8 +115,8 @@ def _warm(module: str) -> None:
 
 def _warm_certificate(annex_worker: bool) -> None:
     """The certificate worker's start: warm up, and where the report has no worker of its
-    own (``cryorig calibrate``) start the certificate's annex worker too, so the annex is
-    laid out on the second core while the body is (reports.certificate says how)."""
+    own (``cryorig calibrate``) start the certificate's annex worker too, so the back is
+    laid out on the second core while the front is (reports.certificate says how)."""
     _warm("reports.certificate")
     if annex_worker:
         with contextlib.suppress(Exception):  # then the certificate is made in one piece
