@@ -333,11 +333,6 @@ class ThermalModel:
         z = self._z if t_us is None else self._stepped(t_us)
         return self._mode(self.jet_on).to_temps @ z
 
-    def node_temps(self, t_us: int, indices: np.ndarray) -> np.ndarray:
-        """Selected nodes' temperatures at ``t_us`` without committing (cheap: rows only)."""
-        z = self._stepped(t_us)
-        return self._mode(self.jet_on).to_temps[indices] @ z
-
     def observer(self, indices: Sequence[int] | np.ndarray) -> Observer:
         """A cheap reader of a few nodes (or weighted sums of nodes, one row of weights
         per reading) at arbitrary times: sensor sampling."""
@@ -357,16 +352,6 @@ class ThermalModel:
         c = [col.name for col in self.columns].index(column)
         temps = self.temperatures(t_us)
         return temps[c * self.nodes_per_column : (c + 1) * self.nodes_per_column]
-
-    def heat_flux_top_w_m2(self, column: str, t_us: int | None = None) -> float:
-        """Heat flux leaving the column through its top surface, for diagnostics."""
-        prof = self.column_profile(column, t_us)
-        h = self.stage.natural_convection_w_m2k
-        col = next(c for c in self.columns if c.name == column)
-        q = h * (prof[0] - self.ambient_c)
-        if self.jet_on:
-            q += self.jet_htc * col.jet_factor * (prof[0] - self.jet_temp_c)
-        return float(q)
 
     # --- used by tests: the same network solved directly as a banded system --------------
     def implicit_euler_reference(self, temps: np.ndarray, dt_s: float, steps: int) -> np.ndarray:
