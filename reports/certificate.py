@@ -1098,7 +1098,10 @@ def _annex_worker_start() -> None:
     """The annex worker: skip the interpreter's teardown at exit (its results went back over
     the pipe already; freeing WeasyPrint's modules would cost the caller a wait), then lay
     out once (imports, the cut faces, Pango's and fontconfig's caches)."""
+    from rig.shared.parent_watch import exit_with_parent
+
     atexit.register(os._exit, 0)
+    exit_with_parent()  # a killed certificate worker leaves no annex worker behind
     with contextlib.suppress(Exception):  # a job that then fails says why
         render_pdf(WARM_UP_HTML)
     _freeze_heap()

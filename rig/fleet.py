@@ -188,7 +188,9 @@ def run_fleet(
     out.mkdir(parents=True, exist_ok=True)
     results: list[UnitResult] = []
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_fleet_worker_start
+    ) as pool:
         futures = {pool.submit(run_unit, u, str(out)): u for u in units}
         for fut in as_completed(futures):
             u = futures[fut]
@@ -200,6 +202,15 @@ def run_fleet(
             if progress is not None:
                 progress(res, len(results), len(units))
     return results
+
+
+def _fleet_worker_start() -> None:
+    """A fleet worker ends when the study's process does (killed included): the unit in
+    progress gets SIGTERM, so its run ends ERROR with the bench made safe, as a station's
+    would; a worker left behind would otherwise run units for nobody, or wait for ever."""
+    from .shared.parent_watch import exit_with_parent
+
+    exit_with_parent(graceful=True)
 
 
 # --- the study ----------------------------------------------------------------------------------

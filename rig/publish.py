@@ -101,7 +101,10 @@ def _worker_start() -> None:
     """
     import atexit
 
+    from .shared.parent_watch import exit_with_parent
+
     atexit.register(os._exit, 0)
+    exit_with_parent()  # a killed station process leaves no worker behind
     with contextlib.suppress(OSError, AttributeError):
         os.nice(WORKER_NICE)
 
