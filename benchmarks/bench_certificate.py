@@ -18,7 +18,7 @@ the machine is busy; the absolute target is a warm issue within 1 s.
 
 Warm issues are made as a station makes them when it has a core to spare (``cryorig
 calibrate``'s certificate worker): with the annex worker started and warm, so that the
-certificate's back (section 8 to the end, with the budgets of Annex A) is laid out in a
+certificate's back (section 9 to the end, with the budgets of Annex A) is laid out in a
 second process while this one draws the figure and lays out the front.
 The same issue made in one process is timed alongside, alternating, for comparison.
 

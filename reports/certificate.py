@@ -1054,9 +1054,9 @@ def render_html(
     HTML issue (which has one page) so a reader of either knows the PDF's length.
 
     ``part``: ``"all"`` (the HTML issue, and the PDF made in one piece), or ``"front"``
-    (the title to section 7, the results and the figure) or ``"back"`` (section 8 to the
-    end: conformity, adjustment, uncertainty method, authorisation, Annex A with the
-    budgets, the end line) to be laid out separately; in print section 8 starts a page,
+    (the title to section 8: the results, the figure and the statement of conformity) or
+    ``"back"`` (section 9 to the end: adjustment, uncertainty method, authorisation, Annex A
+    with the budgets, the end line) to be laid out separately; in print section 9 starts a page,
     so the parts are pages of the whole. A part numbers its pages from ``page_start`` out
     of ``page_total``."""
     if part not in ("all", "front", "back"):
@@ -1079,19 +1079,61 @@ def render_pdf(html: str) -> tuple[bytes, int]:
 
 
 # --- the back laid out beside the front ---------------------------------------------------------
-# WeasyPrint lays out one document on one core: about 1 ms a line. In print, section 8 and
+# WeasyPrint lays out one document on one core: about 1 ms a line. In print, section 9 and
 # Annex A each start a page, so the certificate is two parts that can be laid out at the
-# same time in two processes and their pages joined: the front (title to section 7, with
-# the figure, drawn here meanwhile) and the back (section 8 to the end, with the budgets).
+# same time in two processes and their pages joined: the front (title to section 8, with
+# the figure, drawn here meanwhile) and the back (section 9 to the end, with the budgets).
+# Section 8 (conformity) shares a page with the figure, which starts one: split before
+# section 8, a real record's figure had a page to itself.
 # The split is where the two take about as long: measured on the test suite's record,
 # figure 0.17 s + front 0.45 s here against back 0.58 s in the worker (split at the
 # annex it was 0.2 + 0.7 s here against 0.45-0.6 s there). Same pages, numbered the
 # same ("Page x of y" as a literal count in each part, the back's from where it starts).
 # The page counts are known only after layout: each part is laid out with the counts the
 # last certificate of the same shape had, and laid out again (both, in parallel) with
-# the right ones if they differ.
+# the right ones if they differ. The counts seen are kept on disk beside the cut faces: a
+# station issues one certificate per process, and without them every issue on a real
+# record (budgets of 28 lines, 3 + 6 pages) paid the second layout (0.6-0.8 s).
 ANNEX_TIMEOUT_S = 120.0
-_PAGES_SEEN: dict[int, tuple[int, int]] = {}
+_PAGES_SEEN: dict[str, tuple[int, int]] = {}
+_PAGES_FILE = "certificate-pages.json"
+
+
+def pages_key(context: Mapping[str, Any]) -> str:
+    """What the parts' page counts follow: the budgets and their lengths in lines (the
+    front's sections are of one length for a station; a different one costs a retry)."""
+    return ",".join(str(b["text"].count("\n") + 1) for b in context["budgets"])
+
+
+def _pages_path() -> Path:
+    return _font_cache_dir().parent / _PAGES_FILE
+
+
+def _pages_first_guess(budgets: int) -> tuple[int, int]:
+    """Three front pages (sections 1-7, then the figure with section 8) and a back of one
+    page before the annex, three budgets a page."""
+    return 3, 1 + math.ceil(budgets / 3)
+
+
+def _pages_guess(key: str, budgets: int) -> tuple[int, int]:
+    """The counts last seen for ``key`` (here or, once per process, on disk)."""
+    if not _PAGES_SEEN:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            seen = json.loads(_pages_path().read_text(encoding="utf-8"))
+            _PAGES_SEEN.update({str(k): (int(v[0]), int(v[1])) for k, v in seen.items()})
+    return _PAGES_SEEN.get(key) or _pages_first_guess(budgets)
+
+
+def _pages_seen(key: str, counts: tuple[int, int]) -> None:
+    if _PAGES_SEEN.get(key) == counts:
+        return
+    _PAGES_SEEN[key] = counts
+    path = _pages_path()
+    with contextlib.suppress(OSError):  # a read-only home costs the retry, nothing else
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_PAGES_SEEN, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)  # whole or not at all, beside other stations' processes
 
 
 def _annex_worker_start() -> None:
@@ -1112,7 +1154,7 @@ def _annex_ready() -> bool:
 
 
 class AnnexWorker:
-    """A spawned process that lays out the certificate's back (sections 8 to the end, with
+    """A spawned process that lays out the certificate's back (sections 9 to the end, with
     Annex A) while the caller lays out the front.
 
     Spawned, not forked: the caller may hold sockets, sessions and threads. Worth it only
@@ -1223,8 +1265,8 @@ class _Join:
 def _render_in_parts(
     context: dict[str, Any], worker: AnnexWorker, figure: Callable[[], str] | None
 ) -> tuple[bytes, int]:
-    key = len(context["budgets"])
-    front_pages, back_pages = _PAGES_SEEN.get(key, (2, 1 + math.ceil(key / 3)))
+    key = pages_key(context)
+    front_pages, back_pages = _pages_guess(key, len(context["budgets"]))
     for _ in range(2):
         total = front_pages + back_pages
         back_html = render_html(context, part="back", page_start=front_pages + 1, page_total=total)
@@ -1236,7 +1278,7 @@ def _render_in_parts(
         join = _Join(front_pdf)
         back_pdf, back_real = job.result(timeout=ANNEX_TIMEOUT_S)
         if (front_real, back_real) == (front_pages, back_pages):
-            _PAGES_SEEN[key] = (front_pages, back_pages)
+            _pages_seen(key, (front_pages, back_pages))
             return join.finish(back_pdf), total
         # The footers do not change the flow: the second layout has these counts.
         front_pages, back_pages = front_real, back_real

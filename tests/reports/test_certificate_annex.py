@@ -1,4 +1,4 @@
-"""The certificate's back (section 8 to the end, with Annex A) laid out in a second
+"""The certificate's back (section 9 to the end, with Annex A) laid out in a second
 process while the front is laid out in this one (reports.certificate says why).
 
 What is checked is what a reader sees: the PDF made in two parts has the pages of the PDF
@@ -10,6 +10,7 @@ counts is corrected, and a worker that dies costs time, never the certificate.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,9 +55,15 @@ def test_two_parts_make_the_pages_of_one(
     assert two == one
     for number, text in enumerate(two, 1):
         assert f"Page {number} of {len(two)}" in text
-    # The parts meet at section 8, which starts a page in either way of making it.
+    # The parts meet at section 9, which starts a page in either way of making it; the
+    # statement of conformity stays in the front, with the results it states on.
+    s9 = [i for i, text in enumerate(two) if "9. Adjustment and calibration memory" in text]
+    assert s9 and s9[0] > 0 and "8. Statement of conformity" not in two[s9[0]]
+    # The figure starts a page and shares it with the conformity it pictures.
     s8 = [i for i, text in enumerate(two) if "8. Statement of conformity" in text]
-    assert s8 and s8[0] > 0 and "7. Results" not in two[s8[0]]
+    figure = [i for i, text in enumerate(two) if "Error of indication E against" in text]
+    assert s8 and figure == s8 and s8[0] < s9[0]
+    assert "7. Results" not in two[s8[0]]
     annex = [i for i, text in enumerate(two) if "Annex A. Uncertainty budgets" in text]
     assert annex and annex[0] > 0
     budget = "Combined standard uncertainty u(E)"
@@ -83,7 +90,7 @@ def test_a_wrong_guess_of_the_page_counts_is_laid_out_again(
     run: Path, tmp_path: Path, worker: cert.AnnexWorker
 ) -> None:
     record, _ = cert.read_record(run)
-    key = len(record.points)
+    key = cert.pages_key(cert.certificate_context(record, issued=ISSUED, cert_id=CERT_ID))
     cert._PAGES_SEEN[key] = (1, 1)  # both parts are longer than that
     paths = _issue(run, tmp_path / "out", parts=True)
     pages = pdf_pages(paths.pdf)
@@ -91,6 +98,28 @@ def test_a_wrong_guess_of_the_page_counts_is_laid_out_again(
     assert sum(cert._PAGES_SEEN[key]) == paths.pages == len(pages)
     for number, text in enumerate(pages, 1):
         assert f"Page {number} of {len(pages)}" in text
+
+
+def test_the_page_counts_seen_are_kept_for_the_next_process(
+    run: Path, tmp_path: Path, worker: cert.AnnexWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station issues one certificate per process: the counts its first issue found
+    must reach the next process, or every issue lays its parts out twice."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(cert, "_pages_first_guess", lambda budgets: (1, 1))  # always wrong
+    cert._PAGES_SEEN.clear()
+    first = _issue(run, tmp_path / "first", parts=True)
+    kept = json.loads(cert._pages_path().read_text(encoding="utf-8"))
+    assert [sum(v) for v in kept.values()] == [first.pages]
+    cert._PAGES_SEEN.clear()  # as in a new process
+    laid_out: list[str] = []
+    real = cert.render_html
+    monkeypatch.setattr(
+        cert, "render_html", lambda *a, **k: laid_out.append(k.get("part", "all")) or real(*a, **k)
+    )
+    again = _issue(run, tmp_path / "again", parts=True)
+    assert again.pages == first.pages
+    assert sorted(laid_out) == ["all", "back", "front"]  # once each: the guess was right
 
 
 def test_a_worker_that_dies_costs_time_not_the_certificate(run: Path, tmp_path: Path) -> None:
