@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from rig.fleet import detection_outcome
@@ -85,3 +86,6 @@ def test_the_summary_counts_each_outcome() -> None:
         "escaped": 1,
     }
     assert s["nominal"]["units"] == 3 and s["nominal"]["false_rejects"] == 1
+    # Cycle times 4800, 4801, 4802 s: mean 4801, 95th percentile 4801.9 (interpolated).
+    assert s["cycle"]["mean_s"] == pytest.approx(4801.0)
+    assert s["cycle"]["p95_s"] == pytest.approx(4801.9)
