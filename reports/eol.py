@@ -604,6 +604,7 @@ def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for c in cpk:
         unit = "" if is_missing(c.get("unit")) else str(c.get("unit"))
         value = _float(c.get("cpk"))
+        lower = _float(c.get("cpk_lower95"))
         png = plots.histogram_figure(
             f"{_text(c.get('name'))} ({_text(c.get('req'))})",
             c.get("values"),
@@ -620,6 +621,7 @@ def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{k: format_value(c.get(k)) for k in ("mean", "sd")},
                 **{k: _limit(c.get(k)) for k in ("low", "high")},
                 "cpk": "—" if value is None else f"{value:.2f}",
+                "cpk_lower95": "—" if lower is None else f"{lower:.2f}",
                 "capable": value is not None and value >= 1.33,
                 "uri": plots.data_uri(png),
             }

@@ -42,7 +42,7 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         f"({_f(100 * rate if rate is not None else None, '.2f')} %), errors: {n['errors']}"
     )
     cp = Table(title="capability (nominal units)")
-    for col in ("measurement", "REQ", "n", "mean", "sd", "limits", "Cpk"):
+    for col in ("measurement", "REQ", "n", "mean", "sd", "limits", "Cpk", "≥95%"):
         cp.add_column(col)
     for c in s["cpk"]:
         lim = f"{_f(c['low'])} … {_f(c['high'])} {c['unit']}"
@@ -56,6 +56,7 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
             _f(c["sd"], ".3g"),
             lim,
             Text(_f(cpk, ".2f"), style=style),
+            _f(c.get("cpk_lower95"), ".2f"),
         )
     console.print(cp)
     cy = s["cycle"]
