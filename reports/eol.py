@@ -651,10 +651,12 @@ def _confusion_rows(confusion: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _nominal(nominal: dict[str, Any]) -> dict[str, Any]:
     rate = _float(nominal.get("rate"))
+    upper = _float(nominal.get("rate_upper95"))
     return {
         "units": _text(nominal.get("units")),
         "false_rejects": _text(nominal.get("false_rejects")),
         "rate": "—" if rate is None else f"{100 * rate:.2f} %",
+        "rate_upper95": "—" if upper is None else f"{100 * upper:.2f} %",
         "rejected": [
             {
                 "serial": _text(r.get("serial")),

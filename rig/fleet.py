@@ -266,6 +266,19 @@ def cpk_lower_bound(cpk: float | None, n: int, z: float = CPK_CONFIDENCE_Z) -> f
     return cpk - z * math.sqrt(1.0 / (9.0 * n) + cpk * cpk / (2.0 * (n - 1)))
 
 
+def rate_upper_bound(count: int, n: int, confidence: float = 0.95) -> float | None:
+    """Exact (Clopper-Pearson) one-sided upper confidence bound of a rate seen ``count``
+    times in ``n`` trials. A study with no false reject in 400 units shows a false-reject
+    rate below 0.75 % at 95 % confidence, not that it is zero."""
+    if n <= 0:
+        return None
+    if count >= n:
+        return 1.0
+    from scipy.stats import beta
+
+    return float(beta.ppf(confidence, count + 1, n - count))
+
+
 def summarize(
     results: Sequence[UnitResult],
     *,
@@ -353,6 +366,7 @@ def summarize(
             "units": len(nominal),
             "false_rejects": len(rejected),
             "rate": len(rejected) / len(nominal) if nominal else None,
+            "rate_upper95": rate_upper_bound(len(rejected), len(nominal)),
             "errors": len(errored),
             "rejected": [
                 {"serial": r.unit.serial, "failed": r.failed, "run_dir": r.run_dir}

@@ -36,10 +36,11 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         if c.get("reason"):
             console.print(Text(f"{c['profile']} not judged: {c['reason']}", style="yellow"))
     n = s["nominal"]
-    rate = n["rate"]
+    rate, upper = n["rate"], n.get("rate_upper95")
+    bound = "" if upper is None else f", ≤ {100 * upper:.2f} % at 95 % confidence"
     console.print(
         f"nominal units: {n['units']}, false rejects: {n['false_rejects']} "
-        f"({_f(100 * rate if rate is not None else None, '.2f')} %), errors: {n['errors']}"
+        f"({_f(100 * rate if rate is not None else None, '.2f')} %{bound}), errors: {n['errors']}"
     )
     cp = Table(title="capability (nominal units)")
     for col in ("measurement", "REQ", "n", "mean", "sd", "limits", "Cpk", "≥95%"):

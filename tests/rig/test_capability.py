@@ -1,4 +1,5 @@
-"""The fleet study's capability figures: Cpk and the lower confidence bound a claim rests on."""
+"""The fleet study's statistics: Cpk with the lower bound a capability claim rests on, and
+the false-reject rate with its upper bound."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from rig.fleet import _cpk, cpk_lower_bound
+from rig.fleet import _cpk, cpk_lower_bound, rate_upper_bound
 
 
 def test_the_bound_by_hand() -> None:
@@ -36,3 +37,15 @@ def test_the_bound_covers_the_true_cpk_95_percent_of_the_time(n: int) -> None:
         assert bound is not None and estimate is not None and bound < estimate
         covered += bound <= true_cpk
     assert 0.93 <= covered / reps <= 0.97, covered / reps
+
+
+def test_the_false_reject_rate_s_upper_bound() -> None:
+    # None in 400: (1 − p)^400 = 0.05, p = 1 − 0.05^(1/400) = 0.746 % (the "rule of three").
+    assert rate_upper_bound(0, 400) == pytest.approx(1 - 0.05 ** (1 / 400), rel=1e-9)
+    # Two in 400: the bound p where seeing two or fewer has probability 5 %.
+    p = rate_upper_bound(2, 400)
+    assert p is not None
+    seen = sum(math.comb(400, k) * p**k * (1 - p) ** (400 - k) for k in range(3))
+    assert seen == pytest.approx(0.05, rel=1e-6)
+    assert rate_upper_bound(3, 3) == 1.0
+    assert rate_upper_bound(0, 0) is None
