@@ -1129,11 +1129,14 @@ def _pages_seen(key: str, counts: tuple[int, int]) -> None:
         return
     _PAGES_SEEN[key] = counts
     path = _pages_path()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):  # a read-only home costs the retry, nothing else
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_PAGES_SEEN, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)  # whole or not at all, beside other stations' processes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(_PAGES_SEEN, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)  # whole or not at all, beside other processes
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _annex_worker_start() -> None:

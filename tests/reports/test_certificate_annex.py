@@ -122,7 +122,21 @@ def test_the_page_counts_seen_are_kept_for_the_next_process(
     assert sorted(laid_out) == ["all", "back", "front"]  # once each: the guess was right
 
 
+def test_counts_that_cannot_be_kept_cost_nothing_but_the_retry(
+    run: Path, tmp_path: Path, worker: cert.AnnexWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory would go", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
+    cert._PAGES_SEEN.clear()
+    paths = _issue(run, tmp_path / "out", parts=True)
+    assert paths.pages == len(pdf_pages(paths.pdf))
+    assert cert._PAGES_SEEN  # kept in the process all the same
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory", "out"]
+
+
 def test_a_worker_that_dies_costs_time_not_the_certificate(run: Path, tmp_path: Path) -> None:
+    # Last in this module: it leaves no annex worker behind.
     cert.stop_annex_worker()
     worker = cert.start_annex_worker()
     if worker is None:
