@@ -1086,9 +1086,10 @@ def render_pdf(html: str) -> tuple[bytes, int]:
 # Section 8 (conformity) shares a page with the figure, which starts one: split before
 # section 8, a real record's figure had a page to itself.
 # The split is where the two take about as long: measured on the test suite's record,
-# figure 0.17 s + front 0.45 s here against back 0.58 s in the worker (split at the
-# annex it was 0.2 + 0.7 s here against 0.45-0.6 s there). Same pages, numbered the
-# same ("Page x of y" as a literal count in each part, the back's from where it starts).
+# figure 0.19 s + front 0.50-0.56 s here against back 0.63-0.66 s in the worker (medians
+# of 6, 2026-11-29; split at the annex it was 0.2 + 0.7 s here against 0.45-0.6 s there).
+# Same pages, numbered the same ("Page x of y" as a literal count in each part, the
+# back's from where it starts).
 # The page counts are known only after layout: each part is laid out with the counts the
 # last certificate of the same shape had, and laid out again (both, in parallel) with
 # the right ones if they differ. The counts seen are kept on disk beside the cut faces: a
