@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -265,16 +266,23 @@ def fleet(
     from rich.progress import Progress
 
     from rig.fleet import default_workers, study
-    from rig.fleet_view import print_summary
+    from rig.fleet_view import print_summary, progress_line
 
     console = Console(stderr=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     where = out / f"fleet-{stamp}-n{units}-s{seed}"
     n_workers = workers or default_workers()
+    started = time.monotonic()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"fleet of {units} + catalog on {n_workers} workers", total=None)
 
         def progress(res, done: int, total: int) -> None:
+            if not console.is_terminal:  # a log: a line per unit instead of a bar
+                elapsed = time.monotonic() - started
+                line = progress_line(
+                    res.unit.serial, res.verdict, done, total, elapsed, res.unit.name
+                )
+                console.print(line, highlight=False, soft_wrap=True)
             bar.update(
                 task,
                 total=total,
@@ -292,6 +300,7 @@ def fleet(
     if as_json:
         brief = {k: summary[k] for k in ("units", "seed", "escapes", "outcomes", "wall_s")}
         brief["false_reject_rate"] = summary["nominal"]["rate"]
+        brief["false_reject_rate_upper95"] = summary["nominal"]["rate_upper95"]
         brief["cycle_mean_s"] = summary["cycle"]["mean_s"]
         brief["report"] = str(report)
         typer.echo(_json.dumps(brief))

@@ -18,6 +18,27 @@ def _f(v: Any, spec: str = ".3g") -> str:
         return str(v)
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_line(
+    serial: str, verdict: str, done: int, total: int, elapsed_s: float, name: str = "nominal"
+) -> str:
+    """One finished unit, for a log (no terminal, so no progress bar): a study runs for
+    half an hour, and its log should show it is alive, which units failed as they come,
+    and when it will end (the time left at the mean rate so far)."""
+    left = elapsed_s / done * (total - done) if done else float("nan")
+    eta = _clock(left) if done else "—"
+    unit = serial if name == "nominal" else f"{serial} ({name})"
+    return (
+        f"[{done:>{len(str(total))}}/{total}] {unit} {verdict}  "
+        f"{_clock(elapsed_s)} elapsed, about {eta} left"
+    )
+
+
 def print_summary(console: Console, s: dict[str, Any]) -> None:
     t = Table(title="defect detection")
     for col in ("profile", "breaks", "verdict", "caught by", "detected"):

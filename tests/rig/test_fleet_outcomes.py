@@ -89,3 +89,13 @@ def test_the_summary_counts_each_outcome() -> None:
     # Cycle times 4800, 4801, 4802 s: mean 4801, 95th percentile 4801.9 (interpolated).
     assert s["cycle"]["mean_s"] == pytest.approx(4801.0)
     assert s["cycle"]["p95_s"] == pytest.approx(4801.9)
+
+
+def test_a_log_line_per_unit_says_when_the_study_ends() -> None:
+    from rig.fleet_view import progress_line
+
+    line = progress_line("SIM-N-0007", "PASS", 104, 416, 520.0)  # 5 s a unit so far
+    assert line == "[104/416] SIM-N-0007 PASS  8:40 elapsed, about 26:00 left"
+    assert progress_line("SIM-D-0001", "FAIL", 1, 3, 3725.0, "weak-jet") == (
+        "[1/3] SIM-D-0001 (weak-jet) FAIL  1:02:05 elapsed, about 2:04:10 left"
+    )
