@@ -30,8 +30,7 @@ def progress_line(
     """One finished unit, for a log (no terminal, so no progress bar): a study runs for
     half an hour, and its log should show it is alive, which units failed as they come,
     and when it will end (the time left at the mean rate so far)."""
-    left = elapsed_s / done * (total - done) if done else float("nan")
-    eta = _clock(left) if done else "—"
+    eta = _clock(elapsed_s / done * (total - done)) if done else "—"
     unit = serial if name == "nominal" else f"{serial} ({name})"
     return (
         f"[{done:>{len(str(total))}}/{total}] {unit} {verdict}  "

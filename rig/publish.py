@@ -14,7 +14,7 @@ other works. So:
   station's process only waits for them;
 * a run without a report (``cryorig calibrate``) leaves the second core to the
   certificate: its worker starts the certificate's annex worker, and the certificate's
-  back (section 8 to the end, with the budgets' annex) is laid out there while the
+  back (section 9 to the end, with the budgets' annex) is laid out there while the
   front is (``reports.certificate.render_certificate_pdf``).
 
 Workers are spawned processes, not forks: the station's process holds instrument
