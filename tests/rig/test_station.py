@@ -246,6 +246,17 @@ def test_yaml_syntax_error_names_file_and_line(example: Path) -> None:
     assert bad_line + 1 <= line <= bad_line + 3
 
 
+def test_a_date_that_does_not_exist_names_file_line_and_value(example: Path) -> None:
+    text = example.read_text(encoding="utf-8").splitlines()
+    bad_line = next(i for i, t in enumerate(text) if t.strip().startswith("due:"))
+    text[bad_line] = text[bad_line].split("due:")[0] + "due: 2027-02-30"
+    bad = example.with_name("no-such-day.yaml")
+    bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+    (msg,) = _problems(bad)
+    assert msg.startswith(f"{bad}:{bad_line + 1}:") and "not valid YAML" in msg
+    assert "'2027-02-30' is not a date" in msg
+
+
 def test_duplicate_yaml_key_is_refused(example: Path) -> None:
     text = example.read_text(encoding="utf-8").replace("  102:", "  101:", 1)
     bad = example.with_name("dup.yaml")
