@@ -623,6 +623,7 @@ def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cpk": "—" if value is None else f"{value:.2f}",
                 "cpk_lower95": "—" if lower is None else f"{lower:.2f}",
                 "capable": value is not None and value >= 1.33,
+                "note": None if is_missing(c.get("cpk_note")) else _text(c.get("cpk_note")),
                 "uri": plots.data_uri(png),
             }
         )

@@ -237,19 +237,38 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 def _cpk(values: list[float], low: float | None, high: float | None) -> float | None:
+    """Cpk of the finite ``values`` against the limits; None when it cannot be estimated:
+    fewer than two values, no limit, or no spread at all (see :func:`_cpk_note`)."""
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) < 2:
         return None
     mean = statistics.fmean(finite)
     sd = statistics.stdev(finite)
     if sd == 0:
-        return math.inf
+        return None
     sides = []
     if high is not None:
         sides.append((high - mean) / (3 * sd))
     if low is not None:
         sides.append((mean - low) / (3 * sd))
     return min(sides) if sides else None
+
+
+def _cpk_note(values: list[float]) -> str | None:
+    """Why a Cpk is missing, for the reader of the table (None when it is not).
+
+    Values that are all equal are typically a measurement quantised coarser than the
+    process varies (a latency in whole control periods, in a small study): the spread is
+    hidden, not zero, and a Cpk of "infinity" would claim a capability nobody has shown.
+    """
+    if len(values) < 2:
+        return f"{len(values)} value: a Cpk needs at least 2"
+    if statistics.stdev(values) == 0:
+        return (
+            f"all {len(values)} values equal ({values[0]:g}): no spread seen at the "
+            "measurement's resolution, so no Cpk"
+        )
+    return None
 
 
 CPK_CONFIDENCE_Z = 1.6448536269514722
@@ -333,6 +352,7 @@ def summarize(
                 "high": lim.high,
                 "cpk": estimate,
                 "cpk_lower95": cpk_lower_bound(estimate, len(finite)),
+                "cpk_note": _cpk_note(finite),
                 "values": finite,
             }
         )

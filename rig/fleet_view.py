@@ -80,6 +80,9 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
             _f(c.get("cpk_lower95"), ".2f"),
         )
     console.print(cp)
+    for c in s["cpk"]:
+        if c.get("cpk_note"):
+            console.print(Text(f"{c['name']}: {c['cpk_note']}", style="yellow"))
     cy = s["cycle"]
     ct = Table(title="EOL cycle time (virtual)")
     ct.add_column("step")

@@ -49,3 +49,53 @@ def test_the_false_reject_rate_s_upper_bound() -> None:
     assert seen == pytest.approx(0.05, rel=1e-6)
     assert rate_upper_bound(3, 3) == 1.0
     assert rate_upper_bound(0, 0) is None
+
+
+def test_values_without_spread_have_no_cpk_and_say_why(tmp_path) -> None:
+    """A measurement quantised coarser than the process varies (a latency in whole control
+    periods, in a small study) shows no spread. Its Cpk is not "infinity", which would
+    read as capable in the table and is not JSON; it is missing, with the reason given
+    in the terminal, the report and the summary."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from reports.eol import render_fleet_report
+    from rig.fleet import FleetUnit, UnitResult, summarize
+    from rig.fleet_view import print_summary
+    from rig.limits import load_limits
+    from rig.station import default_limits_file
+
+    assert _cpk([0.04, 0.04, 0.04], None, 0.15) is None
+    # mean 0.04333, sd 0.005774: (0.15 - 0.04333) / (3 * 0.005774)
+    assert _cpk([0.04, 0.05, 0.04], None, 0.15) == pytest.approx(0.10667 / 0.017321, abs=1e-3)
+    results = [
+        UnitResult(
+            FleetUnit(f"SIM-N-{i}", i),
+            "PASS",
+            {},
+            [],
+            None,
+            1.0,
+            4800.0,
+            values={"power.idle_current": 0.09, "power.valve_open_current": 0.75 + 0.01 * i},
+        )
+        for i in range(3)
+    ]
+    s = summarize(results, limits=load_limits(default_limits_file()), seed=0, wall_s=1.0, workers=1)
+    rows = {c["name"]: c for c in s["cpk"]}
+    idle = rows["power.idle_current"]
+    assert idle["cpk"] is None and idle["cpk_lower95"] is None
+    assert idle["cpk_note"] == (
+        "all 3 values equal (0.09): no spread seen at the measurement's resolution, so no Cpk"
+    )
+    assert rows["power.valve_open_current"]["cpk_note"] is None
+    json.dumps(s, allow_nan=False)  # strict JSON: no Infinity anywhere
+    buf = io.StringIO()
+    print_summary(Console(file=buf, width=200, color_system=None), s)
+    assert f"power.idle_current: {idle['cpk_note']}" in buf.getvalue()
+    assert " inf " not in buf.getvalue()
+    html = render_fleet_report(s, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"power.idle_current: {idle['cpk_note']}." in html.replace("&#39;", "'")
+    assert ">inf<" not in html
