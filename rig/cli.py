@@ -269,6 +269,8 @@ def fleet(
     from rig.fleet_view import print_summary, progress_line
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # a log: wide enough for the tables' names in one line
+        console.width = max(console.width, 132)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     where = out / f"fleet-{stamp}-n{units}-s{seed}"
     n_workers = workers or default_workers()

@@ -79,6 +79,8 @@ class UnitResult:
     """Virtual seconds spent in each test of the plan."""
     values: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    uncertainties: dict[str, float] = field(default_factory=dict)
+    """The standard uncertainty recorded with a value, where the plan gives one."""
 
 
 def plan_units(n: int, seed: int) -> list[FleetUnit]:
@@ -145,11 +147,15 @@ def run_unit(unit: FleetUnit, out: str) -> UnitResult:
         reason=outcome.reason,
     )
     if outcome.run_dir:
-        result.steps, result.values = _from_record(Path(outcome.run_dir))
+        result.steps, result.values, result.uncertainties = _from_record(Path(outcome.run_dir))
     return result
 
 
-def _from_record(run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
+def _from_record(
+    run_dir: Path,
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """A run's virtual time per test, and its numeric measurements with the standard
+    uncertainties recorded with them."""
     steps: dict[str, float] = {}
     starts: dict[str, float] = {}
     trace = run_dir / "trace.jsonl"
@@ -165,6 +171,7 @@ def _from_record(run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
             name = e["test"].split("::")[-1]
             steps[name] = e["t"] - starts[e["test"]]
     values: dict[str, float] = {}
+    uncertainties: dict[str, float] = {}
     for line in (run_dir / "measurements.jsonl").read_text(encoding="utf-8").splitlines():
         try:
             m = json.loads(line)
@@ -174,7 +181,10 @@ def _from_record(run_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
         values[m["name"]] = float(v)
-    return steps, values
+        u = m.get("uncertainty")
+        if isinstance(u, int | float) and not isinstance(u, bool) and math.isfinite(u):
+            uncertainties[m["name"]] = float(u)
+    return steps, values, uncertainties
 
 
 def run_fleet(
@@ -254,19 +264,29 @@ def _cpk(values: list[float], low: float | None, high: float | None) -> float | 
     return min(sides) if sides else None
 
 
-def _cpk_note(values: list[float]) -> str | None:
-    """Why a Cpk is missing, for the reader of the table (None when it is not).
+def _cpk_note(values: list[float], u: float | None = None, unit: str = "") -> str | None:
+    """Why a measurement gets no Cpk, for the reader of the table (None when it gets one).
 
-    Values that are all equal are typically a measurement quantised coarser than the
-    process varies (a latency in whole control periods, in a small study): the spread is
-    hidden, not zero, and a Cpk of "infinity" would claim a capability nobody has shown.
+    Values that are all equal, or that spread less than the measurement's own standard
+    uncertainty ``u``, come from a measurement coarser than the process varies (a
+    latency counted in sample intervals, in a small study): the process's spread is not
+    resolved, and a Cpk of "infinity", or of 300,000 from rounding noise, would claim a
+    capability nobody has shown (the measurement-system rule that a capability study
+    needs a gauge that tells the parts apart).
     """
     if len(values) < 2:
         return f"{len(values)} value: a Cpk needs at least 2"
-    if statistics.stdev(values) == 0:
+    sd = statistics.stdev(values)
+    if sd == 0:
         return (
             f"all {len(values)} values equal ({values[0]:g}): no spread seen at the "
             "measurement's resolution, so no Cpk"
+        )
+    if u is not None and sd < u:
+        unit = f" {unit}" if unit else ""
+        return (
+            f"the values spread less (sd {sd:.2g}{unit}) than the measurement's standard "
+            f"uncertainty ({u:.2g}{unit}): the process's spread is not resolved, so no Cpk"
         )
     return None
 
@@ -339,7 +359,9 @@ def summarize(
         finite = [v for v in vals if math.isfinite(v)]
         if not finite:
             continue
-        estimate = _cpk(finite, lim.low, lim.high)
+        us = [r.uncertainties[name] for r in nominal if name in r.uncertainties]
+        note = _cpk_note(finite, statistics.median(us) if us else None, lim.unit)
+        estimate = None if note else _cpk(finite, lim.low, lim.high)
         cpk.append(
             {
                 "name": name,
@@ -352,7 +374,7 @@ def summarize(
                 "high": lim.high,
                 "cpk": estimate,
                 "cpk_lower95": cpk_lower_bound(estimate, len(finite)),
-                "cpk_note": _cpk_note(finite),
+                "cpk_note": note,
                 "values": finite,
             }
         )

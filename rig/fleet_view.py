@@ -39,9 +39,11 @@ def progress_line(
 
 
 def print_summary(console: Console, s: dict[str, Any]) -> None:
+    # Cells fold rather than end in "…": a log is 80 columns wide, and a measurement cut
+    # to "shock.t…" could be any of three.
     t = Table(title="defect detection")
     for col in ("profile", "breaks", "verdict", "caught by", "detected"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for c in s["confusion"]:
         ok = c["detected"]
         t.add_row(
@@ -63,8 +65,13 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         f"({_f(100 * rate if rate is not None else None, '.2f')} %{bound}), errors: {n['errors']}"
     )
     cp = Table(title="capability (nominal units)")
-    for col in ("measurement", "REQ", "n", "mean", "sd", "limits", "Cpk", "≥95%"):
-        cp.add_column(col)
+    cp.add_column("measurement", overflow="fold")
+    cp.add_column("REQ", no_wrap=True)
+    for col in ("n", "mean", "sd"):
+        cp.add_column(col, justify="right", no_wrap=True)
+    cp.add_column("limits", overflow="fold")
+    for col in ("Cpk", "≥95%"):
+        cp.add_column(col, justify="right", no_wrap=True)
     for c in s["cpk"]:
         lim = f"{_f(c['low'])} … {_f(c['high'])} {c['unit']}"
         cpk = c["cpk"]
@@ -85,7 +92,7 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
             console.print(Text(f"{c['name']}: {c['cpk_note']}", style="yellow"))
     cy = s["cycle"]
     ct = Table(title="EOL cycle time (virtual)")
-    ct.add_column("step")
+    ct.add_column("step", overflow="fold")
     ct.add_column("mean s", justify="right")
     for st in cy["steps"]:
         ct.add_row(st["test"], _f(st["mean_s"], ".0f"))

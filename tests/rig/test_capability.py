@@ -79,7 +79,14 @@ def test_values_without_spread_have_no_cpk_and_say_why(tmp_path) -> None:
             None,
             1.0,
             4800.0,
-            values={"power.idle_current": 0.09, "power.valve_open_current": 0.75 + 0.01 * i},
+            values={
+                "power.idle_current": 0.09,
+                "power.valve_open_current": 0.75 + 0.01 * i,
+                # as a 3-unit study measured it: one sample interval, rounding noise apart
+                "maxopen.duration": 60.0198735712147 + 5e-7 * i,
+                "cutoff.close_latency": 0.02 + 0.01 * i,
+            },
+            uncertainties={"maxopen.duration": 0.00816, "cutoff.close_latency": 0.00409},
         )
         for i in range(3)
     ]
@@ -91,6 +98,14 @@ def test_values_without_spread_have_no_cpk_and_say_why(tmp_path) -> None:
         "all 3 values equal (0.09): no spread seen at the measurement's resolution, so no Cpk"
     )
     assert rows["power.valve_open_current"]["cpk_note"] is None
+    # Spread below the measurement's own standard uncertainty: not resolved, no Cpk (the
+    # estimate from these values would be about 300,000).
+    assert rows["maxopen.duration"]["cpk"] is None
+    assert rows["maxopen.duration"]["cpk_note"] == (
+        "the values spread less (sd 5e-07 s) than the measurement's standard uncertainty "
+        "(0.0082 s): the process's spread is not resolved, so no Cpk"
+    )
+    assert rows["cutoff.close_latency"]["cpk"] == pytest.approx((0.2 - 0.03) / (3 * 0.01))
     json.dumps(s, allow_nan=False)  # strict JSON: no Infinity anywhere
     buf = io.StringIO()
     print_summary(Console(file=buf, width=200, color_system=None), s)
