@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from rig.fleet import CPK_CAPABLE, cpk_text
 from rig.recording import RunData, load_run
 
 from . import plots
@@ -620,9 +621,9 @@ def _cpk_rows(cpk: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "unit": unit,
                 **{k: format_value(c.get(k)) for k in ("mean", "sd")},
                 **{k: _limit(c.get(k)) for k in ("low", "high")},
-                "cpk": "—" if value is None else f"{value:.2f}",
-                "cpk_lower95": "—" if lower is None else f"{lower:.2f}",
-                "capable": value is not None and value >= 1.33,
+                "cpk": cpk_text(value),
+                "cpk_lower95": cpk_text(lower),
+                "capable": value is not None and value >= CPK_CAPABLE,
                 "note": None if is_missing(c.get("cpk_note")) else _text(c.get("cpk_note")),
                 "uri": plots.data_uri(png),
             }
@@ -670,6 +671,12 @@ def _nominal(nominal: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _seconds(value: Any) -> str:
+    """A step's virtual time, to the tenth of a second like the cycle's totals."""
+    x = _float(value)
+    return "—" if x is None else f"{x:.1f}"
+
+
 def _cycle(cycle: dict[str, Any]) -> dict[str, Any]:
     def seconds(key: str) -> str:
         x = _float(cycle.get(key))
@@ -682,7 +689,7 @@ def _cycle(cycle: dict[str, Any]) -> dict[str, Any]:
         "fixed_wait": seconds("fixed_wait_s"),
         "ratio": "—" if ratio is None else f"{ratio:.2f}",
         "steps": [
-            {"test": short_test(_text(s.get("test"))), "mean": format_value(s.get("mean_s"))}
+            {"test": short_test(_text(s.get("test"))), "mean": _seconds(s.get("mean_s"))}
             for s in _records(cycle.get("steps"))
         ],
         "present": bool(cycle),

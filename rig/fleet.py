@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,21 @@ def _cpk_note(values: list[float], u: float | None = None, unit: str = "") -> st
             f"uncertainty ({u:.2g}{unit}): the process's spread is not resolved, so no Cpk"
         )
     return None
+
+
+CPK_CAPABLE = 1.33
+"""The usual capability floor for a production characteristic."""
+
+
+def cpk_text(value: float | None) -> str:
+    """A Cpk for a table: two decimals cut, not rounded, so that what is shown never
+    exceeds the estimate. A rounded 1.3296 would read "1.33", capable, on a row flagged
+    below 1.33."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    # From the shortest repr, so that 1.15 stays 1.15 (1.15 * 100 is 114.999...).
+    cut = Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+    return f"{cut:.2f}"
 
 
 CPK_CONFIDENCE_Z = 1.6448536269514722

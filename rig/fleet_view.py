@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .fleet import CPK_CAPABLE, cpk_text
+
 
 def _f(v: Any, spec: str = ".3g") -> str:
     if v is None:
@@ -75,7 +77,7 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     for c in s["cpk"]:
         lim = f"{_f(c['low'])} … {_f(c['high'])} {c['unit']}"
         cpk = c["cpk"]
-        style = "green" if cpk is not None and cpk >= 1.33 else "yellow"
+        style = "green" if cpk is not None and cpk >= CPK_CAPABLE else "yellow"
         cp.add_row(
             c["name"],
             c["req"],
@@ -83,8 +85,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
             _f(c["mean"], ".4g"),
             _f(c["sd"], ".3g"),
             lim,
-            Text(_f(cpk, ".2f"), style=style),
-            _f(c.get("cpk_lower95"), ".2f"),
+            Text(cpk_text(cpk), style=style),
+            cpk_text(c.get("cpk_lower95")),
         )
     console.print(cp)
     for c in s["cpk"]:

@@ -114,3 +114,14 @@ def test_values_without_spread_have_no_cpk_and_say_why(tmp_path) -> None:
     html = render_fleet_report(s, tmp_path / "report.html").read_text(encoding="utf-8")
     assert f"power.idle_current: {idle['cpk_note']}." in html.replace("&#39;", "'")
     assert ">inf<" not in html
+
+
+def test_a_cpk_is_shown_cut_never_rounded_up() -> None:
+    """A table that flags rows below 1.33 must not show 1.33 on one of them."""
+    from rig.fleet import cpk_text
+
+    assert cpk_text(1.3299) == "1.32"
+    assert cpk_text(1.33) == "1.33"
+    assert cpk_text(1.15) == "1.15"  # not 1.14 (1.15 * 100 is 114.99999999999999)
+    assert cpk_text(-0.456) == "-0.46"  # cut downwards, below the estimate
+    assert cpk_text(None) == "—" and cpk_text(math.inf) == "—"
