@@ -493,7 +493,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
     exc = call.excinfo.value if call.excinfo else None
     if call.when == "call" and isinstance(exc, LimitFailure):
-        rs.book.set_outcome(item.nodeid, FAIL, str(exc).splitlines()[0])
+        rs.book.set_outcome(item.nodeid, FAIL, str(exc))
     else:
         reason = f"{call.when}: {type(exc).__name__}: {exc}" if exc else call.when
         rs.book.set_outcome(item.nodeid, ERROR, reason)

@@ -23,6 +23,18 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _headline(reason: str) -> str:
+    """A test's reason in one line: its first line, and when that only announces a list
+    ("outside limits:"), the list's items after it, so the run's reason names the
+    measurements that failed rather than ending at the colon."""
+    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].endswith(":") and len(lines) > 1:
+        return f"{lines[0]} {'; '.join(lines[1:])}"
+    return lines[0]
+
+
 def worst(a: str, b: str) -> str:
     """ERROR outranks FAIL outranks PASS: a run that could not decide is not a pass."""
     return a if _RANK[a] >= _RANK[b] else b
@@ -94,7 +106,7 @@ class RunBook:
         parts = [self.aborted] if self.aborted else []
         for t in self.tests.values():
             if t.verdict in (ERROR, FAIL):
-                why = (t.reason or "").strip().splitlines()
-                detail = f" ({_cut(why[0], REASON_CHARS)})" if why else ""
+                why = _headline(t.reason or "")
+                detail = f" ({_cut(why, REASON_CHARS)})" if why else ""
                 parts.append(f"{t.nodeid.split('::')[-1]}: {t.verdict}{detail}")
         return "; ".join(parts) or None

@@ -17,6 +17,8 @@ from reports.__main__ import main
 from reports.eol import REPORT_NAME, render_eol_report
 from rig.recording import load_run
 
+from .printed import past_text_width
+
 ROOT = Path(__file__).resolve().parents[2]
 WEAK_JET = ROOT / "rig" / "sim" / "profiles" / "weak-jet.yaml"
 IMG = '<img src="data:image/png;base64,'
@@ -111,7 +113,8 @@ def test_weak_jet_report_shows_why_it_failed(rendered: dict[str, str]) -> None:
     assert "fail" in _row_classes(html, "shock.time_to_target_band").split()
     assert "∞ s" in html  # never reached the band: inf, recorded as text
     assert "weak-jet.yaml" in html  # the simulated unit's profile
-    assert "test_shock: FAIL" in html  # the failure reason
+    assert "test_shock: FAIL" in html  # the failure reason, naming what failed:
+    assert "test_shock: FAIL (outside limits: REQ-COOL-01 shock.time_to_target_band" in html
     assert f"{IMG}" in html and 'alt="test_shock"' in html  # the SHOCK window
 
 
@@ -219,3 +222,15 @@ def test_a_figure_that_cannot_be_drawn_costs_only_that_figure(
     assert "could not be drawn: ValueError: damaged samples" in html
     assert html.count(IMG) == 1  # the whole-run overview still drawn
     assert 'data-name="shock.time_to_target_band"' in html
+
+
+@pytest.mark.parametrize("key", ["nominal", "weak"])
+def test_printed_on_a4_nothing_runs_past_the_text_width(
+    runs: dict[str, Path], key: str, tmp_path: Path
+) -> None:
+    """An EOL report printed for an evidence pack lost its measurements' limits, their
+    uncertainty and verdict past the page's edge (the table was 310 px too wide for A4),
+    and the instruments' calibration status."""
+    html = render_eol_report(runs[key], out=tmp_path / "report.html")
+    over = past_text_width(html)
+    assert not over, over[:10]

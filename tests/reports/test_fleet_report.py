@@ -9,6 +9,8 @@ from typing import Any
 from reports.__main__ import main
 from reports.eol import render_fleet_report
 
+from .printed import past_text_width
+
 IMG = '<img src="data:image/png;base64,'
 
 
@@ -131,3 +133,8 @@ def test_fleet_from_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "fleet.html"
     assert main(["fleet", str(path), "--out", str(out)]) == 0
     assert "weak-jet" in out.read_text(encoding="utf-8")
+
+
+def test_the_printed_fleet_report_fits_a4(tmp_path: Path) -> None:
+    over = past_text_width(render_fleet_report(summary(), tmp_path / "fleet.html"))
+    assert not over, over[:10]

@@ -46,3 +46,9 @@ def test_every_catalog_defect_fails_on_the_requirement_it_breaks(tmp_path: Path)
     # whose memory loses the coefficients fails REQ-CAL-01.
     assert by_name["sensor-out-of-adjustment"].requirements["REQ-SENS-01"] == "FAIL"
     assert by_name["failing-calibration-memory"].requirements["REQ-CAL-01"] == "FAIL"
+    # Each failed unit's reason (run.json, the MES line, the report's banner) names the
+    # measurements outside limits, not only "outside limits:".
+    for r in results:
+        if r.verdict == "FAIL":
+            assert r.reason and "(outside limits:)" not in r.reason, (r.unit.name, r.reason)
+            assert any(f"{q} " in r.reason for q in r.failed), (r.unit.name, r.reason)
