@@ -403,6 +403,15 @@ def print_verdict(console: Console, outcome: RunOutcome) -> None:
         console.print(table)
     if outcome.failed:
         console.print(Text(f"failed requirements: {', '.join(outcome.failed)}", style="bold red"))
+        # What failed and by how much, for the technician who decides on rework: each
+        # failed test's measurements outside their limits, as the test reported them.
+        for t in outcome.tests:
+            if t.get("verdict") == "FAIL" and t.get("reason"):
+                name = str(t.get("test", "")).split("::")[-1]
+                lines = [line.strip() for line in str(t["reason"]).splitlines() if line.strip()]
+                console.print(Text(f"  {name}: {lines[0]}", style="red"), soft_wrap=True)
+                for line in lines[1:]:
+                    console.print(Text(f"    {line}", style="red"), soft_wrap=True)
     if outcome.verdict == ERROR and outcome.reason:
         console.print(Text(f"could not decide: {outcome.reason}", style="yellow"))
     if outcome.retest_of:

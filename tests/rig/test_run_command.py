@@ -57,7 +57,11 @@ def test_a_failed_unit_then_its_retest(tmp_path: Path) -> None:
     assert first["requirements"]["REQ-COOL-01"] == "FAIL"
     assert first["retest_of"] is None
     assert set(first["requirements"]) == REQS
-    assert "REQ-COOL-01" in err  # the failing requirements are shown to the operator
+    assert "REQ-COOL-01" in err  # the failing requirements are shown to the operator,
+    # and what failed in them, as value against limit:
+    err_text = " ".join(err.split())
+    assert "test_shock: outside limits: REQ-COOL-01 shock.time_to_target_band = " in err_text
+    assert "(limit ≤ 30 s)" in err_text
 
     code, retest, err = cryorig_run(tmp_path, "SIM-R-0001")
     assert code == 0, err
