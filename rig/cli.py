@@ -258,14 +258,15 @@ def fleet(
     as_json: Annotated[bool, typer.Option("--json", help="Last stdout line: the summary.")] = False,
 ) -> None:
     """Nominal units plus every catalog defect through the real EOL plan, in parallel:
-    detections, false rejects, Cpk, cycle time; printed and saved as HTML."""
+    detections, false rejects, Cpk, cycle time; printed and saved as HTML. Exit 0 every
+    defect detected and every unit judged, 1 a defect not detected, 2 a unit in ERROR."""
     import datetime as dt
     import json as _json
 
     from rich.console import Console
     from rich.progress import Progress
 
-    from rig.fleet import default_workers, study
+    from rig.fleet import default_workers, study, study_exit_status
     from rig.fleet_view import print_summary, progress_line
 
     console = Console(stderr=True)
@@ -301,12 +302,14 @@ def fleet(
     console.print(f"report: {report}")
     if as_json:
         brief = {k: summary[k] for k in ("units", "seed", "escapes", "outcomes", "wall_s")}
+        brief["false_rejects"] = summary["nominal"]["false_rejects"]
+        brief["nominal_errors"] = summary["nominal"]["errors"]
         brief["false_reject_rate"] = summary["nominal"]["rate"]
         brief["false_reject_rate_upper95"] = summary["nominal"]["rate_upper95"]
         brief["cycle_mean_s"] = summary["cycle"]["mean_s"]
         brief["report"] = str(report)
         typer.echo(_json.dumps(brief))
-    raise typer.Exit(0 if summary["escapes"] == 0 else 1)
+    raise typer.Exit(study_exit_status(summary))
 
 
 @app.command("verify")

@@ -237,6 +237,20 @@ def detection_outcome(verdict: str, caught: list[str]) -> str:
     return "not judged (ERROR)"
 
 
+def study_exit_status(summary: dict[str, Any]) -> int:
+    """``cryorig fleet``'s exit status: 0 when every defect was detected and every unit
+    judged; 1 when a defect was not detected (escaped, or failed only other
+    requirements); 2 when that is not so but a unit could not be judged (an ERROR, among
+    the defects or the nominal units): the study is incomplete, as ``cryorig run``'s 2
+    says of a unit. A study with nominal units in ERROR used to exit 0."""
+    outcomes = summary.get("outcomes") or {}
+    if any(n for k, n in outcomes.items() if k not in ("detected", "not judged (ERROR)")):
+        return 1
+    if outcomes.get("not judged (ERROR)") or (summary.get("nominal") or {}).get("errors"):
+        return 2
+    return 0
+
+
 def _percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile, interpolated between order statistics (numpy's default,
     Hyndman and Fan's type 7). The index ``int(q/100 * (n - 1))`` it replaces rounded

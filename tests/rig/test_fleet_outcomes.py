@@ -99,3 +99,20 @@ def test_a_log_line_per_unit_says_when_the_study_ends() -> None:
     assert progress_line("SIM-D-0001", "FAIL", 1, 3, 3725.0, "weak-jet") == (
         "[1/3] SIM-D-0001 (weak-jet) FAIL  1:02:05 elapsed, about 2:04:10 left"
     )
+
+
+def test_the_study_s_exit_status() -> None:
+    """0 only when every defect was detected and every unit judged: a study whose nominal
+    units errored exited 0, and its --json line did not say so."""
+    from rig.fleet import study_exit_status
+
+    def summary(outcomes: dict[str, int], errors: int = 0) -> dict:
+        return {"outcomes": outcomes, "nominal": {"errors": errors}}
+
+    assert study_exit_status(summary({"detected": 15})) == 0
+    assert study_exit_status(summary({"detected": 14, "escaped": 1})) == 1
+    assert study_exit_status(summary({"detected": 14, "failed other requirements": 1})) == 1
+    assert study_exit_status(summary({"detected": 14, "escaped": 1}, errors=3)) == 1
+    assert study_exit_status(summary({"detected": 14, "not judged (ERROR)": 1})) == 2
+    assert study_exit_status(summary({"detected": 15}, errors=1)) == 2
+    assert study_exit_status(summary({})) == 0  # no defects asked for, none missed
