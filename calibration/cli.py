@@ -17,7 +17,9 @@ import typer
 if TYPE_CHECKING:
     from calibration.fit import LineFit
 
-cal_app = typer.Typer(help="Calibration analysis (no instruments).", no_args_is_help=True)
+cal_app = typer.Typer(
+    help="Calibration analysis (no instruments).", no_args_is_help=True, rich_markup_mode=None
+)
 
 REQUIRED_COLUMNS = ("indicated_c", "reference_c")
 OPTIONAL_COLUMNS = ("u_reference_c",)
@@ -114,7 +116,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-@cal_app.command("fit")
+@cal_app.command("fit", short_help="Fit a calibration from your own paired readings (CSV).")
 def fit(
     points: Annotated[
         Path,

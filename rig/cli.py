@@ -12,17 +12,22 @@ import typer
 
 from calibration.cli import cal_app
 
+# rich_markup_mode=None: a docstring's lines are joined into paragraphs in --help, as
+# they read in the source, rather than broken where the source breaks them.
 app = typer.Typer(
     help="cryorig: end-of-line test rig and calibration suite for a cryotherapy unit.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
-sim_app = typer.Typer(help="The simulated bench.", no_args_is_help=True)
+sim_app = typer.Typer(help="The simulated bench.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sim_app, name="sim")
 app.add_typer(cal_app, name="cal")
 
 
-@sim_app.command("serve")
+@sim_app.command(
+    "serve", short_help="Serve the whole simulated bench (SCPI on TCP, the unit on a pty)."
+)
 def sim_serve(
     unit_profile: Annotated[
         Path | None,
@@ -76,7 +81,7 @@ def sim_serve(
         raise typer.Exit(2) from None
 
 
-@sim_app.command("profiles")
+@sim_app.command("profiles", short_help="List the catalog's defect profiles and what each breaks.")
 def sim_profiles() -> None:
     """List the catalog's defect profiles and the requirements each must fail."""
     from rig.sim.profile import catalog, load_profile
@@ -186,7 +191,7 @@ def _station_run(
     raise typer.Exit(EXIT.get(outcome.verdict, 2))
 
 
-@app.command("run")
+@app.command("run", short_help="The whole EOL plan on one unit, with its certificate.")
 def run(
     serial: _Serial,
     station: _Station = None,
@@ -216,7 +221,7 @@ def run(
     )
 
 
-@app.command("calibrate")
+@app.command("calibrate", short_help="Calibrate the skin sensor and issue its certificate.")
 def calibrate(
     serial: _Serial,
     station: _Station = None,
@@ -247,7 +252,7 @@ def calibrate(
     )
 
 
-@app.command("fleet")
+@app.command("fleet", short_help="Nominal units and every catalog defect through the plan.")
 def fleet(
     units: Annotated[int, typer.Option("--units", help="Nominal units from the spread.")] = 400,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the first nominal unit.")] = 0,
@@ -312,7 +317,7 @@ def fleet(
     raise typer.Exit(study_exit_status(summary))
 
 
-@app.command("verify")
+@app.command("verify", short_help="Check a certificate's hashes and signature.")
 def verify(
     path: Annotated[
         Path, typer.Argument(help="Certificate PDF or HTML, its manifest, or a directory with one.")
@@ -349,7 +354,7 @@ def verify(
     raise typer.Exit(0 if result.ok else 1)
 
 
-@app.command("certificate")
+@app.command("certificate", short_help="Issue, or correct, a run's calibration certificate.")
 def certificate(
     run_dir: Annotated[Path, typer.Argument(help="Run directory holding calibration.json.")],
     replaces: Annotated[
