@@ -86,11 +86,15 @@ def sim_profiles() -> None:
     """List the catalog's defect profiles and the requirements each must fail."""
     from rig.sim.profile import catalog, load_profile
 
+    rows = []
     for name, path in catalog().items():
         prof = load_profile(path, 0)
-        typer.echo(
-            f"{name:28s} breaks {', '.join(prof.breaks) or '-':28s} {prof.description or ''}"
-        )
+        rows.append((name, ", ".join(prof.breaks) or "-", prof.description or ""))
+    # Columns as wide as their longest entry, so every description starts in one column.
+    wide_name = max((len(r[0]) for r in rows), default=0)
+    wide_breaks = max((len(r[1]) for r in rows), default=0)
+    for name, breaks, description in rows:
+        typer.echo(f"{name:{wide_name}s}  breaks {breaks:{wide_breaks}s}  {description}")
 
 
 _Serial = Annotated[str, typer.Option("--serial", help="Serial number on the unit's label.")]

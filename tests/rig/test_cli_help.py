@@ -29,3 +29,21 @@ def test_a_command_s_help_reads_as_one_paragraph() -> None:
         "certificate): exit 0 PASS, 1 FAIL, 2 ERROR." in " ".join(result.output.split())
     )
     assert "calibration included, with its\n" not in result.output
+
+
+def test_the_catalog_listing_is_a_table() -> None:
+    """`cryorig sim profiles` padded names to 28 characters and the requirements to 28:
+    the longer ones pushed their descriptions out of line."""
+    from rig.sim.profile import catalog, load_profile
+
+    result = CliRunner().invoke(app, ["sim", "profiles"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    names = list(catalog())
+    assert [line.split()[0] for line in lines] == names
+    starts = set()
+    for line, name in zip(lines, names, strict=True):
+        description = load_profile(catalog()[name], 0).description
+        assert description and line.endswith(description)
+        starts.add(line.index(description))
+    assert len(starts) == 1, starts
