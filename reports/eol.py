@@ -671,22 +671,19 @@ def _nominal(nominal: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _seconds(value: Any) -> str:
-    """A step's virtual time, to the tenth of a second like the cycle's totals."""
+def _seconds(value: Any, unit: str = "") -> str:
+    """Virtual time to the tenth of a second: the cycle's totals (with " s") and each
+    step's mean (in a column headed in seconds) alike."""
     x = _float(value)
-    return "—" if x is None else f"{x:.1f}"
+    return "—" if x is None else f"{x:.1f}{unit}"
 
 
 def _cycle(cycle: dict[str, Any]) -> dict[str, Any]:
-    def seconds(key: str) -> str:
-        x = _float(cycle.get(key))
-        return "—" if x is None else f"{x:.1f} s"
-
     ratio = _float(cycle.get("ratio"))
     return {
-        "mean": seconds("mean_s"),
-        "p95": seconds("p95_s"),
-        "fixed_wait": seconds("fixed_wait_s"),
+        "mean": _seconds(cycle.get("mean_s"), " s"),
+        "p95": _seconds(cycle.get("p95_s"), " s"),
+        "fixed_wait": _seconds(cycle.get("fixed_wait_s"), " s"),
         "ratio": "—" if ratio is None else f"{ratio:.2f}",
         "steps": [
             {"test": short_test(_text(s.get("test"))), "mean": _seconds(s.get("mean_s"))}

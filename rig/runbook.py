@@ -23,11 +23,17 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def reason_lines(reason: str) -> list[str]:
+    """A test's reason as its non-blank lines, stripped: a failure on limits is a line
+    announcing them ("outside limits:") and one line per measurement outside them."""
+    return [line.strip() for line in reason.splitlines() if line.strip()]
+
+
 def _headline(reason: str) -> str:
     """A test's reason in one line: its first line, and when that only announces a list
     ("outside limits:"), the list's items after it, so the run's reason names the
     measurements that failed rather than ending at the colon."""
-    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
+    lines = reason_lines(reason)
     if not lines:
         return ""
     if lines[0].endswith(":") and len(lines) > 1:

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .runbook import ERROR, FAIL, PASS
+from .runbook import ERROR, FAIL, PASS, reason_lines
 
 if TYPE_CHECKING:
     from .publish import CertificateResult, Publisher
@@ -408,7 +408,7 @@ def print_verdict(console: Console, outcome: RunOutcome) -> None:
         for t in outcome.tests:
             if t.get("verdict") == "FAIL" and t.get("reason"):
                 name = str(t.get("test", "")).split("::")[-1]
-                lines = [line.strip() for line in str(t["reason"]).splitlines() if line.strip()]
+                lines = reason_lines(str(t["reason"]))
                 console.print(Text(f"  {name}: {lines[0]}", style="red"), soft_wrap=True)
                 for line in lines[1:]:
                     console.print(Text(f"    {line}", style="red"), soft_wrap=True)
