@@ -26,7 +26,9 @@ step an ERROR, whatever it measured, and ends the run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,8 @@ class RigSession:
         self.book = RunBook()
         self.bench: Bench | None = None
         self.terminated: str | None = None
+        """Why a stop signal ended the run (set by the first one, :func:`_on_stop_signal`)."""
+        self.late_signals = 0
         self.bringup_error: str | None = None
         self.bringup_run_dir: str | None = None
         """The run record of a bring-up that failed after it was opened (else None)."""
@@ -192,13 +196,52 @@ def pytest_configure(config: pytest.Config) -> None:
     session = RigSession(config)
     config.stash[_KEY] = session
     _check_sim_options(config, session)
-    if threading.current_thread() is threading.main_thread():
 
-        def on_term(signum: int, frame: Any) -> None:
-            session.terminated = "terminated by SIGTERM"
-            raise RigTerminated("SIGTERM")
 
-        signal.signal(signal.SIGTERM, on_term)
+STOP_SIGNALS: dict[int, tuple[str, type[KeyboardInterrupt]]] = {
+    signal.SIGINT: ("interrupted by the operator (Ctrl-C)", KeyboardInterrupt),
+    signal.SIGTERM: ("terminated by SIGTERM", RigTerminated),
+}
+"""The signals that stop a run: the reason each puts in the record, and what it raises."""
+
+
+def _on_stop_signal(session: RigSession, signum: int, frame: Any) -> None:
+    """The first stop signal unwinds the run (every ``finally`` and teardown runs, the
+    bench is made safe, the record is closed as ERROR with this reason). A second one
+    while that is under way is noted and ignored: interrupting the safe state would
+    leave the stage or the supply on. The record's reason is set here, not from the
+    exception, because cleanup that fails while unwinding replaces the exception."""
+    why, raised = STOP_SIGNALS[signum]
+    if session.terminated:
+        session.late_signals += 1
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(
+                f"\ncryorig: already stopping ({session.terminated}); the bench is being "
+                "made safe and the run recorded, please wait\n"
+            )
+        return
+    session.terminated = why
+    raise raised(why)
+
+
+@contextlib.contextmanager
+def _stop_signals(session: RigSession) -> Iterator[None]:
+    """Our handlers while a bench is in use (bring-up to the record's close), the
+    previous ones after: a session without a bench, as the rig's own test suite runs,
+    keeps pytest's Ctrl-C, and an in-process run (the fleet's workers) leaves nothing
+    behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signum: signal.signal(signum, functools.partial(_on_stop_signal, session))
+        for signum in STOP_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _session(config: pytest.Config) -> RigSession:
@@ -293,25 +336,26 @@ def bench(pytestconfig: pytest.Config) -> Iterator[Bench]:
     from .bench import BRINGUP_RUN_DIR, Bench
 
     rs = _session(pytestconfig)
-    try:
-        options = rs.options()
-        if rs.faults and options.rig != "sim":  # configure refused it; never energize for it
-            raise RuntimeError("--sim-fault works on the simulated bench only")
-        b = Bench.bring_up(options)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        # Nothing was decided: one clear message (the run record, if one was opened,
-        # is already closed as ERROR with the same reason) and exit status 2.
-        rs.bringup_error = f"{type(exc).__name__}: {exc}"
-        rs.bringup_run_dir = getattr(exc, BRINGUP_RUN_DIR, None)
-        pytest.exit(f"cryorig: bench bring-up failed: {exc}", returncode=2)
-    rs.bench = b
-    try:
-        _sim_extras(rs, b)
-        yield b
-    finally:
-        _finish(rs)
+    with _stop_signals(rs):
+        try:
+            options = rs.options()
+            if rs.faults and options.rig != "sim":  # refused at configure; never energize
+                raise RuntimeError("--sim-fault works on the simulated bench only")
+            b = Bench.bring_up(options)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            # Nothing was decided: one clear message (the run record, if one was opened,
+            # is already closed as ERROR with the same reason) and exit status 2.
+            rs.bringup_error = f"{type(exc).__name__}: {exc}"
+            rs.bringup_run_dir = getattr(exc, BRINGUP_RUN_DIR, None)
+            pytest.exit(f"cryorig: bench bring-up failed: {exc}", returncode=2)
+        rs.bench = b
+        try:
+            _sim_extras(rs, b)
+            yield b
+        finally:
+            _finish(rs)
 
 
 def _sim_extras(rs: RigSession, b: Bench) -> None:
@@ -342,12 +386,13 @@ def _finish(rs: RigSession) -> None:
         rs.injector = None
     if rs.terminated:
         rs.book.aborted = rs.terminated
+        b.recorder.trace({"kind": "stop_signal", "t": b.clock.now(), "reason": rs.terminated})
     status = rs.book.status()
     counts = {
         "tests": len(rs.book.tests),
-        "passed": sum(t.verdict == PASS for t in rs.book.tests.values()),
-        "failed": sum(t.verdict == FAIL for t in rs.book.tests.values()),
-        "errors": sum(t.verdict == ERROR for t in rs.book.tests.values()),
+        "passed": sum(t.final == PASS for t in rs.book.tests.values()),
+        "failed": sum(t.final == FAIL for t in rs.book.tests.values()),
+        "errors": sum(t.final == ERROR for t in rs.book.tests.values()),
     }
     requirements = rs.book.requirement_verdicts()
     b.shutdown(status, rs.book.reason(), requirements, counts)
@@ -483,7 +528,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     m = item.stash.get(_MEAS, None)
     if m is not None:
         book_entry.measurement_verdicts = m.verdicts()
+    if rs.terminated and call.when == "call":
+        _stopped_in(rs, item, call)
+        return
     if report.skipped:
+        rs.book.skip(item.nodeid)
         return
     if report.passed:
         if call.when == "call":
@@ -503,8 +552,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                 "kind": "test_outcome",
                 "test": item.nodeid,
                 "when": call.when,
-                "verdict": rs.book.tests[item.nodeid].verdict,
+                "verdict": rs.book.tests[item.nodeid].final,
                 "detail": str(exc)[:2000],
+            }
+        )
+
+
+def _stopped_in(rs: RigSession, item: pytest.Item, call: pytest.CallInfo) -> None:
+    """A stop signal came during this test and the test still reported (cleanup raised
+    while unwinding and replaced the interrupt, or something swallowed it): whatever it
+    shows, it decided nothing, and no further test may start."""
+    exc = call.excinfo.value if call.excinfo else None
+    shown = exc is not None and not isinstance(exc, KeyboardInterrupt)
+    detail = f" (then {type(exc).__name__}: {exc})" if shown else ""
+    rs.book.set_outcome(item.nodeid, ERROR, f"call: {rs.terminated}{detail}")
+    item.session.shouldstop = f"cryorig: {rs.terminated}"
+    if rs.bench is not None and not rs.bench.recorder.finished:
+        rs.bench.recorder.trace(
+            {
+                "kind": "test_outcome",
+                "test": item.nodeid,
+                "when": call.when,
+                "verdict": ERROR,
+                "detail": f"{rs.terminated}{detail}"[:2000],
             }
         )
 

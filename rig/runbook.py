@@ -2,7 +2,8 @@
 
 A requirement is PASS only when every measurement tied to it passed; FAIL when
 any failed; ERROR when any test that verifies it could not decide (an
-instrument fault, an aborted run); NOT_RUN when no test of the run touched it.
+instrument fault, an aborted run, a test that never reached its end); NOT_RUN
+when no test of the run touched it (or the only ones that did were skipped).
 The run is FAIL as soon as any requirement FAILED (the unit's fate is decided,
 whatever else could not be), else ERROR if anything could not decide, else PASS.
 """
@@ -46,13 +47,28 @@ def worst(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
+UNFINISHED = "did not finish"
+"""The reason of a test that was started and never reported its call (the run was
+interrupted inside it): it decided nothing, so it is an ERROR, never a PASS."""
+
+
 @dataclass
 class TestOutcome:
     nodeid: str
     requirements: tuple[str, ...]
-    verdict: str = PASS
+    verdict: str | None = None
+    """None until the test reports: a test entered in the book is not a pass by default."""
     reason: str | None = None
     measurement_verdicts: dict[str, str] = field(default_factory=dict)
+    skipped: bool = False
+
+    @property
+    def final(self) -> str:
+        """The verdict the run counts: NOT_RUN for a skipped test, ERROR for one that
+        never reported (interrupted inside it)."""
+        if self.verdict is not None:
+            return self.verdict
+        return NOT_RUN if self.skipped else ERROR
 
 
 @dataclass
@@ -70,19 +86,30 @@ class RunBook:
 
     def set_outcome(self, nodeid: str, verdict: str, reason: str | None = None) -> None:
         out = self.tests[nodeid]
-        if worst(out.verdict, verdict) != out.verdict or out.reason is None:
+        if out.verdict is None:
+            out.verdict, out.reason = verdict, reason
+        elif worst(out.verdict, verdict) != out.verdict or out.reason is None:
             out.verdict = worst(out.verdict, verdict)
             out.reason = reason or out.reason
+
+    def skip(self, nodeid: str) -> None:
+        """The test was skipped: it verified nothing (its requirements stay NOT_RUN)."""
+        out = self.tests[nodeid]
+        if out.verdict is None:
+            out.skipped = True
 
     def requirement_verdicts(self) -> dict[str, str]:
         result: dict[str, str] = {req: NOT_RUN for req in self.requirements}
         for out in self.tests.values():
+            verdict = out.final
+            if verdict == NOT_RUN:
+                continue
             reqs = set(out.requirements) | set(out.measurement_verdicts)
             for req in reqs:
-                v = out.measurement_verdicts.get(req, out.verdict)
-                if out.verdict == ERROR:
+                v = out.measurement_verdicts.get(req, verdict)
+                if verdict == ERROR:
                     v = worst(v, ERROR)
-                elif out.verdict == FAIL and req not in out.measurement_verdicts:
+                elif verdict == FAIL and req not in out.measurement_verdicts:
                     v = FAIL
                 current = result.get(req, NOT_RUN)
                 result[req] = v if current == NOT_RUN else worst(current, v)
@@ -93,7 +120,7 @@ class RunBook:
             return FAIL
         if self.aborted:
             return ERROR
-        verdicts = [t.verdict for t in self.tests.values()]
+        verdicts = [t.final for t in self.tests.values() if t.final != NOT_RUN]
         if ERROR in verdicts:
             return ERROR
         if FAIL in verdicts:
@@ -111,8 +138,8 @@ class RunBook:
         so run.json says what happened without a look into the trace."""
         parts = [self.aborted] if self.aborted else []
         for t in self.tests.values():
-            if t.verdict in (ERROR, FAIL):
-                why = _headline(t.reason or "")
+            if t.final in (ERROR, FAIL):
+                why = _headline(t.reason or ("" if t.verdict else UNFINISHED))
                 detail = f" ({_cut(why, REASON_CHARS)})" if why else ""
-                parts.append(f"{t.nodeid.split('::')[-1]}: {t.verdict}{detail}")
+                parts.append(f"{t.nodeid.split('::')[-1]}: {t.final}{detail}")
         return "; ".join(parts) or None

@@ -314,7 +314,7 @@ def _outcome(
         wall_s=wall,
         virtual_s=bench.clock.now(),
         tests=[
-            {"test": t.nodeid, "verdict": t.verdict, "reason": t.reason}
+            {"test": t.nodeid, "verdict": t.final, "reason": t.reason}
             for t in rs.book.tests.values()
         ],
     )

@@ -89,6 +89,8 @@ class VisaAdapter:
         self._terminations = (read_termination, write_termination)
         self._timeout_s = timeout_s
         self.failure: str | None = None
+        self._interrupted: str | None = None
+        """The command whose transfer was cut short (not by the link), until reopened."""
         """The last transfer that failed (timeout, connection lost), until one succeeds: the
         session may then hold a late reply to the failed query, so the safe state
         reconnects before it trusts the instrument again (:meth:`reconnect`)."""
@@ -127,6 +129,16 @@ class VisaAdapter:
         self.close()
         self._resource = self._open()
         self.failure = None
+        self._interrupted = None
+
+    def _resync(self) -> None:
+        """A fresh session after an interrupted transfer (see :meth:`_call`)."""
+        command, self._interrupted = self._interrupted, None
+        try:
+            self.reconnect()
+        except InstrumentError as exc:
+            self.failure = f"reopening after {command!r} was interrupted: {exc}"
+            raise
 
     # --- the Adapter protocol ---------------------------------------------------------------
     @property
@@ -165,9 +177,16 @@ class VisaAdapter:
     # --- internals ----------------------------------------------------------------------------
     def _call(self, command: str | None, action: Any, *, answered: bool = True) -> Any:
         """Run one transfer; ``answered``: a reply came back, so the link works again (a
-        write alone proves nothing: a stalled instrument accepts every byte)."""
+        write alone proves nothing: a stalled instrument accepts every byte).
+
+        A transfer cut short by anything else (Ctrl-C, SIGTERM between the write and the
+        read) leaves the session out of step: its reply may still arrive, and the next
+        query (the safe state's, the last fetch of samples) would take it for its own.
+        The session is then opened afresh before its next transfer."""
         if self._resource is None:
             raise InstrumentError.about(self.role, self.resource_name, command, "session is closed")
+        if self._interrupted is not None:
+            self._resync()
         try:
             result = action()
         except _TRANSPORT_ERRORS as exc:
@@ -175,6 +194,9 @@ class VisaAdapter:
             if not isinstance(exc, UnicodeError):  # garbled bytes: the session is still in step
                 self.failure = str(error)
             raise error from exc
+        except BaseException:
+            self._interrupted = command
+            raise
         if answered:
             self.failure = None
         return result

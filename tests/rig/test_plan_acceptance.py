@@ -152,7 +152,16 @@ def test_sigkill_mid_treatment_keeps_every_block_and_leaves_the_run_incomplete(
     assert not _sim_children(proc.pid), "the simulated bench outlived the killed rig"
 
 
-def test_sigterm_mid_treatment_leaves_the_bench_safe_and_the_run_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "reason"),
+    [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted by the operator")],
+    ids=["sigterm", "ctrl-c"],
+)
+def test_a_stop_signal_mid_treatment_leaves_the_bench_safe_and_the_run_error(
+    tmp_path: Path, signum: int, reason: str
+) -> None:
+    """Ctrl-C used to close no record: the interrupted test counted as a pass, the run as
+    PASS with its requirements ERROR, and the record refused that (exit 1, RUNNING)."""
     with SimBenchProcess("--seed", "4") as sim:
         attach = tmp_path / "bench.json"
         attach.write_text(json.dumps(sim.resources) + "\n")
@@ -166,7 +175,7 @@ def test_sigterm_mid_treatment_leaves_the_bench_safe_and_the_run_error(tmp_path:
         )
         try:
             run_dir = _wait_for_trace(out, '"step": "unit.shock"', proc, then_blocks=2)
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signum)
             output, _ = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
@@ -177,10 +186,16 @@ def test_sigterm_mid_treatment_leaves_the_bench_safe_and_the_run_error(tmp_path:
         assert sim.true("stage_output") == "0"
         assert sim.true("valve_flowing") == "0"
         assert sim.true("valve_driven") == "0"
+    assert proc.returncode == 2, output
     run = load_run(run_dir)
     assert run.status == "ERROR", output
-    assert "SIGTERM" in (run.meta["reason"] or "")
-    assert "logger" in run.samples and len(run.samples["logger"]) > 0
+    assert (run.meta["reason"] or "").startswith(reason)
+    assert "test_shock: ERROR" in run.meta["reason"]
+    assert run.meta["requirements"]["REQ-COOL-01"] == "ERROR"
+    assert any(e.get("kind") == "safe_state" for e in run.trace)
+    counts = run.meta["counts"]
+    assert counts["acquired"]["logger"] == counts["samples"]["logger"] > 0
+    assert len(run.samples["logger"]) == counts["samples"]["logger"]
 
 
 # --- bad station files fail before anything is energized --------------------------------------

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import types
+
+import pytest
+
 from rig.limits import Limit
 from rig.measure import LimitFailure, Measurements
+from rig.plugin import _on_stop_signal
 from rig.runbook import RunBook
 
 
@@ -46,3 +52,50 @@ def test_a_one_line_reason_stays_as_it_is() -> None:
     book.test("t.py::test_x", ())
     book.set_outcome("t.py::test_x", "ERROR", "call: RigError: the stage did not answer\nmore")
     assert book.reason() == "test_x: ERROR (call: RigError: the stage did not answer)"
+
+
+def test_a_test_that_never_reported_is_an_error_not_a_pass() -> None:
+    """Ctrl-C inside a test: pytest re-raises the interrupt before the call's report, so
+    the book has only the setup's entry. It used to count as PASS, the run as PASS with
+    its requirements ERROR, and closing the record refused that (a traceback, exit 1,
+    run.json left RUNNING)."""
+    book = RunBook(requirements=("REQ-ID-01", "REQ-CAL-01", "REQ-COOL-01"))
+    book.test("p.py::test_identity", ("REQ-ID-01",))
+    book.set_outcome("p.py::test_identity", "PASS")
+    entry = book.test("p.py::test_calibration", ("REQ-CAL-01",))
+    entry.measurement_verdicts = {"REQ-CAL-01": "ERROR"}  # nothing measured yet
+    assert book.requirement_verdicts() == {
+        "REQ-CAL-01": "ERROR",
+        "REQ-COOL-01": "NOT_RUN",
+        "REQ-ID-01": "PASS",
+    }
+    assert book.status() == "ERROR"
+    assert book.reason() == "test_calibration: ERROR (did not finish)"
+    book.aborted = "interrupted by the operator (Ctrl-C)"
+    assert book.reason() == (
+        "interrupted by the operator (Ctrl-C); test_calibration: ERROR (did not finish)"
+    )
+
+
+def test_a_skipped_test_verifies_nothing() -> None:
+    book = RunBook(requirements=("REQ-ID-01", "REQ-ST-01"))
+    book.test("p.py::test_identity", ("REQ-ID-01",))
+    book.set_outcome("p.py::test_identity", "PASS")
+    book.test("p.py::test_selftest", ("REQ-ST-01",))
+    book.skip("p.py::test_selftest")
+    assert book.requirement_verdicts() == {"REQ-ID-01": "PASS", "REQ-ST-01": "NOT_RUN"}
+    assert book.status() == "PASS" and book.reason() is None
+    assert book.tests["p.py::test_selftest"].final == "NOT_RUN"
+
+
+def test_a_second_stop_signal_does_not_interrupt_the_safe_state() -> None:
+    """The first Ctrl-C unwinds the run; one more while the bench is made safe must not
+    cut that short (the stage or the supply would stay on): it is noted, not raised."""
+    session = types.SimpleNamespace(terminated=None, late_signals=0)
+    with pytest.raises(KeyboardInterrupt, match="interrupted by the operator"):
+        _on_stop_signal(session, signal.SIGINT, None)  # type: ignore[arg-type]
+    assert session.terminated == "interrupted by the operator (Ctrl-C)"
+    _on_stop_signal(session, signal.SIGINT, None)  # type: ignore[arg-type]
+    _on_stop_signal(session, signal.SIGTERM, None)  # type: ignore[arg-type]
+    assert session.late_signals == 2
+    assert session.terminated == "interrupted by the operator (Ctrl-C)"

@@ -308,6 +308,31 @@ def test_visa_adapter_after_close() -> None:
         adapter.write("A")
 
 
+def test_an_interrupted_exchange_reopens_the_session_before_the_next_one() -> None:
+    """Ctrl-C between a query's write and its read leaves the reply in the old session;
+    the next query (the safe state's, the last fetch) must not read it as its own."""
+
+    class Sessions(FakeRM):
+        def __init__(self) -> None:
+            self.opened: list[FakeResource] = []
+            self.kwargs = {}
+
+        def open_resource(self, name: str, **kwargs: object) -> FakeResource:
+            self.opened.append(FakeResource())
+            return self.opened[-1]
+
+    rm = Sessions()
+    adapter = VisaAdapter("Z", role="logger", rm=rm)  # type: ignore[arg-type]
+    rm.opened[0].fail = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        adapter.query("R?")
+    assert len(rm.opened) == 1  # nothing done while the interrupt unwinds
+    assert adapter.query("SYST:ERR?") == "ok"
+    assert len(rm.opened) == 2 and rm.opened[0].closed and not rm.opened[1].closed
+    assert adapter.failure is None
+    assert adapter.query("SYST:ERR?") == "ok" and len(rm.opened) == 2  # once, not every time
+
+
 def test_visa_adapter_cannot_open() -> None:
     class Refusing(FakeRM):
         def open_resource(self, name: str, **kwargs: object) -> FakeResource:
