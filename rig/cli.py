@@ -302,7 +302,17 @@ def fleet(
                 description=f"{res.unit.serial:16s} {res.verdict:5s}",
             )
 
-        summary = study(units, seed, where / "runs", n_workers, progress)
+        try:
+            summary = study(units, seed, where / "runs", n_workers, progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            console.print(
+                f"[bold red]fleet interrupted[/] after {time.monotonic() - started:.0f} s: "
+                f"no summary (a part of the fleet is not the study); the units' runs so far, "
+                f"the one in progress on each worker recorded as ERROR with its bench made "
+                f"safe, are in {where / 'runs'}"
+            )
+            raise typer.Exit(2) from None
     (where / "summary.json").write_text(_json.dumps(summary, indent=2, default=str))
     from reports.eol import render_fleet_report
 

@@ -16,9 +16,12 @@ pyserial, the simulated bench), in parallel across cores. The study reports:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import multiprocessing
 import os
+import signal
 import statistics
 import time
 from collections import Counter
@@ -115,6 +118,8 @@ def _worker_bench(out: Path) -> tuple[Any, Path]:
 
 def run_unit(unit: FleetUnit, out: str) -> UnitResult:
     """One unit through the real plan, in this process (the fleet's worker function)."""
+    if _STOP is not None and _STOP.is_set():
+        return UnitResult(unit, "ERROR", {}, [], None, 0.0, None, reason="study interrupted")
     from rich.console import Console
 
     from .runner import run_plan
@@ -195,13 +200,21 @@ def run_fleet(
     workers: int,
     progress: Callable[[UnitResult, int, int], None] | None = None,
 ) -> list[UnitResult]:
-    """Every unit through the plan, ``workers`` at a time (one worker process each)."""
+    """Every unit through the plan, ``workers`` at a time (one worker process each).
+
+    Interrupted (Ctrl-C, SIGTERM turned into an exception by the caller), it does not
+    wait for the queue: the units not started are cancelled, each worker gets SIGTERM,
+    so that the unit on its bench ends ERROR with that bench made safe, as a station's
+    run would, and the interrupt goes on once the workers have ended.
+    """
     out.mkdir(parents=True, exist_ok=True)
     results: list[UnitResult] = []
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_fleet_worker_start
-    ) as pool:
+    stop = ctx.Event()
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_fleet_worker_start, initargs=(stop,)
+    )
+    try:
         futures = {pool.submit(run_unit, u, str(out)): u for u in units}
         for fut in as_completed(futures):
             u = futures[fut]
@@ -212,15 +225,50 @@ def run_fleet(
             results.append(res)
             if progress is not None:
                 progress(res, len(results), len(units))
+    except BaseException:
+        stop.set()  # units already handed to a worker's queue are not started either
+        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_workers()
+        raise
+    pool.shutdown(wait=True)
     return results
 
 
-def _fleet_worker_start() -> None:
+WORKER_STOP_S = 60.0
+"""How long an interrupted study waits for its workers to make their benches safe."""
+
+
+def _stop_workers(timeout_s: float = WORKER_STOP_S) -> None:
+    """SIGTERM to every worker still alive, then wait for them (killed after
+    ``timeout_s``: a worker that cannot end its unit must not hold the study's exit)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(OSError):
+            os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(5.0)
+
+
+_STOP: Any = None
+"""This worker's copy of the study's stop event (set when the study is interrupted)."""
+
+
+def _fleet_worker_start(stop: Any = None) -> None:
     """A fleet worker ends when the study's process does (killed included): the unit in
     progress gets SIGTERM, so its run ends ERROR with the bench made safe, as a station's
     would; a worker left behind would otherwise run units for nobody, or wait for ever."""
     from .shared.parent_watch import exit_with_parent
 
+    # Ctrl-C at a terminal reaches every process of the group: the study's process
+    # decides what happens (it stops the workers with SIGTERM, see run_fleet). While a
+    # unit is on the bench the plan's own handler ends that unit's run as ERROR.
+    global _STOP
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(graceful=True)
 
 
