@@ -263,12 +263,11 @@ def _fleet_worker_start(stop: Any = None) -> None:
     would; a worker left behind would otherwise run units for nobody, or wait for ever."""
     from .shared.parent_watch import exit_with_parent
 
-    # Ctrl-C at a terminal reaches every process of the group: the study's process
-    # decides what happens (it stops the workers with SIGTERM, see run_fleet). While a
-    # unit is on the bench the plan's own handler ends that unit's run as ERROR.
+    # SIGINT is left to the study's process (exit_with_parent), which stops the workers
+    # with SIGTERM (run_fleet); while a unit is on the bench the plan's own handler
+    # takes a terminal's Ctrl-C and ends that unit's run as ERROR.
     global _STOP
     _STOP = stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(graceful=True)
 
 

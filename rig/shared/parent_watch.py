@@ -9,7 +9,7 @@ bench watches its parent for the same reason (``cryorig sim serve --parent-pid``
 
 :func:`exit_with_parent` is for a worker's ``initializer``: a daemon thread waits on the
 parent's sentinel (``multiprocessing.parent_process()``, readable when the parent is gone),
-then ends this process.
+then ends this process. The worker also leaves SIGINT to its parent.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def exit_with_parent(*, graceful: bool = False, grace_s: float = 30.0) -> bool:
     parent = multiprocessing.parent_process()
     if parent is None or parent.sentinel is None:
         return False
+    # Ctrl-C at a terminal reaches the whole process group. The parent decides what
+    # becomes of its workers (a station's process still wants its report made, a fleet
+    # study stops its units with SIGTERM); a worker that took the interrupt itself would
+    # die mid-job with a traceback on the operator's terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sentinel = parent.sentinel
 
     def watch() -> None:

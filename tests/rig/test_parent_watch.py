@@ -83,3 +83,23 @@ def test_an_unwatched_worker_outlives_its_killed_parent(tmp_path: Path) -> None:
 
 def test_no_parent_to_watch_in_the_main_process() -> None:
     assert exit_with_parent() is False
+
+
+def _sigint_then_answer() -> str:
+    os.kill(os.getpid(), signal.SIGINT)  # what a terminal's Ctrl-C does to the group
+    time.sleep(0.2)
+    return "still here"
+
+
+def test_a_watched_worker_leaves_ctrl_c_to_its_parent() -> None:
+    """A station's report worker took the group's Ctrl-C itself: it died mid-job with a
+    traceback on the operator's terminal while the station was still closing the run."""
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=get_context("spawn"), initializer=exit_with_parent
+    ) as pool:
+        job = pool.submit(_sigint_then_answer)
+        try:
+            answer = job.result(timeout=60)
+        except KeyboardInterrupt:  # the worker's, sent back as the job's outcome
+            answer = "interrupted"
+    assert answer == "still here"
