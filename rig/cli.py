@@ -35,7 +35,9 @@ def sim_serve(
             "--unit-profile", help="Unit profile YAML (bench.md format); default nominal."
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the unit's draw and all noise.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed of the unit's draw and all noise.")
+    ] = 0,
     realtime: Annotated[
         bool, typer.Option("--realtime", help="Virtual time follows the wall clock.")
     ] = False,
@@ -43,11 +45,21 @@ def sim_serve(
         str | None, typer.Option("--serial", help="Override the unit's serial number.")
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    logger_port: Annotated[int, typer.Option(help="Logger port (0: a free one).")] = 0,
-    supply_port: Annotated[int, typer.Option(help="Supply port (0: a free one).")] = 0,
-    stage_port: Annotated[int, typer.Option(help="Stage port (0: a free one).")] = 0,
-    device_port: Annotated[int, typer.Option(help="Device socket port (0: a free one).")] = 0,
-    control_port: Annotated[int, typer.Option(help="Control port (0: a free one).")] = 0,
+    logger_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Logger port (0: a free one).")
+    ] = 0,
+    supply_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Supply port (0: a free one).")
+    ] = 0,
+    stage_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Stage port (0: a free one).")
+    ] = 0,
+    device_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Device socket port (0: a free one).")
+    ] = 0,
+    control_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Control port (0: a free one).")
+    ] = 0,
     parent_pid: Annotated[
         int | None, typer.Option(help="Stop serving when this process has gone.")
     ] = None,
@@ -106,7 +118,7 @@ _Profile = Annotated[
     Path | None,
     typer.Option("--unit-profile", help="Simulated unit profile (bench.md format)."),
 ]
-_Seed = Annotated[int, typer.Option("--seed", help="Seed of the simulated unit.")]
+_Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulated unit.")]
 _Out = Annotated[Path, typer.Option("--out", help="Where run records go.")]
 _Operator = Annotated[str | None, typer.Option("--operator")]
 _Override = Annotated[
@@ -258,10 +270,12 @@ def calibrate(
 
 @app.command("fleet", short_help="Nominal units and every catalog defect through the plan.")
 def fleet(
-    units: Annotated[int, typer.Option("--units", help="Nominal units from the spread.")] = 400,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the first nominal unit.")] = 0,
+    units: Annotated[
+        int, typer.Option("--units", min=0, help="Nominal units from the spread.")
+    ] = 400,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the first nominal unit.")] = 0,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel units (default: CPU count).")
+        int | None, typer.Option("--workers", min=1, help="Parallel units (default: CPU count).")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the study goes.")] = Path("fleet"),
     as_json: Annotated[bool, typer.Option("--json", help="Last stdout line: the summary.")] = False,

@@ -25,6 +25,7 @@ step an ERROR, whatever it measured, and ends the run.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import signal
@@ -95,6 +96,17 @@ class RigSession:
         return self._options
 
 
+def _seed(text: str) -> int:
+    """``--seed``: a whole number ≥ 0 (it seeds numpy's generators, which refuse less)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (a seed is 0 or more)")
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("cryorig", "cryorig end-of-line rig")
     g.addoption(
@@ -128,7 +140,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption(
         "--seed",
         dest="cryorig_seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the simulated unit and its noise",
     )

@@ -615,6 +615,8 @@ class BenchServer:
             seed = int(args[0])
         except ValueError:
             raise ValueError(f"seed {args[0]!a} is not an integer") from None
+        if seed < 0:
+            raise ValueError(f"seed {seed} is negative (a seed is 0 or more)")
         path = None if len(args) < 2 or args[1] == "-" else Path(args[1])
         serial = None if len(args) < 3 or args[2] == "-" else args[2]
         try:
