@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,11 @@ app = typer.Typer(
 sim_app = typer.Typer(help="The simulated bench.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sim_app, name="sim")
 app.add_typer(cal_app, name="cal")
+
+
+def _port_option(what: str) -> Any:
+    """A TCP port of the simulated bench: 0 asks for a free one."""
+    return typer.Option(min=0, max=65535, help=f"{what} port (0: a free one).")
 
 
 @sim_app.command(
@@ -45,21 +50,11 @@ def sim_serve(
         str | None, typer.Option("--serial", help="Override the unit's serial number.")
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    logger_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Logger port (0: a free one).")
-    ] = 0,
-    supply_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Supply port (0: a free one).")
-    ] = 0,
-    stage_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Stage port (0: a free one).")
-    ] = 0,
-    device_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Device socket port (0: a free one).")
-    ] = 0,
-    control_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Control port (0: a free one).")
-    ] = 0,
+    logger_port: Annotated[int, _port_option("Logger")] = 0,
+    supply_port: Annotated[int, _port_option("Supply")] = 0,
+    stage_port: Annotated[int, _port_option("Stage")] = 0,
+    device_port: Annotated[int, _port_option("Device socket")] = 0,
+    control_port: Annotated[int, _port_option("Control")] = 0,
     parent_pid: Annotated[
         int | None, typer.Option(help="Stop serving when this process has gone.")
     ] = None,
