@@ -81,6 +81,7 @@ class RunOutcome:
             "failed": self.failed,
             "run_dir": self.run_dir,
             "retest_of": self.retest_of,
+            "reason": self.reason if self.verdict != PASS else None,
         }
 
 
@@ -299,7 +300,12 @@ def _outcome(
     if bench is None:
         reason = (rs.bringup_error if rs is not None else None) or _last_lines(output)
         run_dir = rs.bringup_run_dir if rs is not None else None
-        return RunOutcome(serial, ERROR, {}, [], run_dir, retest_of, reason=reason, wall_s=wall)
+        # Every requirement the plan covers, NOT_RUN (none when the plan was not even
+        # collected): the MES reads each REQ ID whatever became of the run.
+        requirements = rs.book.requirement_verdicts() if rs is not None else {}
+        return RunOutcome(
+            serial, ERROR, requirements, [], run_dir, retest_of, reason=reason, wall_s=wall
+        )
     verdict = rs.book.status()
     if code not in (0, 1, 2) and verdict == PASS:  # interrupted, internal error
         verdict = ERROR

@@ -68,6 +68,7 @@ def test_a_failed_unit_then_its_retest(tmp_path: Path) -> None:
     assert set(retest) >= {"serial", "verdict", "requirements", "failed", "run_dir", "retest_of"}
     assert retest["serial"] == "SIM-R-0001" and retest["verdict"] == "PASS"
     assert retest["failed"] == [] and set(retest["requirements"].values()) == {"PASS"}
+    assert retest["reason"] is None and "shock.time_to_target_band" in first["reason"]
     assert retest["retest_of"] == Path(first["run_dir"]).name
     run_dir = Path(retest["run_dir"])
     run = load_run(run_dir)
@@ -113,7 +114,8 @@ def test_a_bring_up_that_fails_after_energizing_names_its_record(tmp_path: Path)
     profile.write_text("serial: SIM-X-0001\nparams:\n  link_error_rate: 1.0\n")
     code, out, err = cryorig_run(tmp_path / "runs", "SIM-X-0001", "--unit-profile", str(profile))
     assert code == 2, err
-    assert out["verdict"] == "ERROR" and out["requirements"] == {}
+    assert out["verdict"] == "ERROR" and out["requirements"] == dict.fromkeys(REQS, "NOT_RUN")
+    assert out["reason"], out
     run = load_run(Path(out["run_dir"]))
     assert run.status == "ERROR" and "bring-up failed" in run.meta["reason"]
     assert "nothing was energized" not in err and out["run_dir"] in err.replace("\n", "")
