@@ -202,8 +202,8 @@ def run_fleet(
 ) -> list[UnitResult]:
     """Every unit through the plan, ``workers`` at a time (one worker process each).
 
-    Interrupted (Ctrl-C, SIGTERM turned into an exception by the caller), it does not
-    wait for the queue: the units not started are cancelled, each worker gets SIGTERM,
+    Interrupted (Ctrl-C, or an exception from ``progress``), it does not wait for the
+    queue: the units not started are cancelled, each worker gets SIGTERM,
     so that the unit on its bench ends ERROR with that bench made safe, as a station's
     run would, and the interrupt goes on once the workers have ended.
     """
