@@ -148,6 +148,7 @@ def _station_run(
         EXIT,
         PLAN_DIR,
         collect_certificate,
+        collect_finished,
         collect_report,
         issue_certificate,
         print_verdict,
@@ -173,21 +174,31 @@ def _station_run(
             title=title,
             on_test_end=publisher.prerender if report else None,
         )
+        interrupted = False
         try:
-            issue_certificate(outcome, station, publisher)
-        except Exception as exc:  # the station file's key cannot be read
-            outcome.certificate_note = f"certificate not issued: {type(exc).__name__}: {exc}"
-        if report:
-            render_report(outcome, publisher)
             try:
-                collect_report(outcome, publisher)
-            except Exception as exc:  # the verdict stands even if the report cannot be drawn
-                console.print(f"[yellow]report not rendered: {exc}[/yellow]")
-        if outcome.certificate_note is None:
-            try:
-                collect_certificate(outcome, publisher)
-            except Exception as exc:  # the verdict stands; the certificate can be issued later
+                issue_certificate(outcome, station, publisher)
+            except Exception as exc:  # the station file's key cannot be read
                 outcome.certificate_note = f"certificate not issued: {type(exc).__name__}: {exc}"
+            if report:
+                render_report(outcome, publisher)
+                try:
+                    collect_report(outcome, publisher)
+                except Exception as exc:  # the verdict stands even if the report cannot be drawn
+                    console.print(f"[yellow]report not rendered: {exc}[/yellow]")
+            if outcome.certificate_note is None:
+                try:
+                    collect_certificate(outcome, publisher)
+                except Exception as exc:  # the verdict stands; it can be issued later
+                    outcome.certificate_note = (
+                        f"certificate not issued: {type(exc).__name__}: {exc}"
+                    )
+        except KeyboardInterrupt:
+            # The run is decided and recorded; what the workers are making is finished
+            # as they leave (a half-issued certificate would be worse), nothing new starts.
+            interrupted = True
+    if interrupted:
+        collect_finished(outcome, publisher, console)
     if outcome.certificate_note and outcome.verdict == "PASS":
         # A unit does not leave the line calibrated without its certificate.
         outcome.verdict = "ERROR"

@@ -172,6 +172,14 @@ class _Worker:
         fn, args = self._call
         return fn(*args)
 
+    def done_result(self) -> Any:
+        """The job's result if it has finished without an exception, else None (never
+        waits, never does the job here)."""
+        job = self._job
+        if job is None or not job.done() or job.cancelled() or job.exception() is not None:
+            return None
+        return job.result()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -206,6 +214,16 @@ class Publisher:
             return CertificateResult()
         result: CertificateResult = self._certificate.result()
         return result
+
+    def certificate_if_done(self) -> CertificateResult | None:
+        """The certificate's result if its worker finished it (after an interrupt)."""
+        worker = self._certificate
+        return None if worker is None else worker.done_result()
+
+    def report_if_done(self) -> str | None:
+        """The report's path if its worker finished it (after an interrupt)."""
+        worker = self._report
+        return None if worker is None else worker.done_result()
 
     def prerender(self, run_dir: str) -> None:
         """While the plan runs, after a test: let the report worker draw what has ended.

@@ -388,6 +388,28 @@ def collect_report(outcome: RunOutcome, publisher: Publisher) -> None:
     outcome.report = publisher.report_result()
 
 
+def collect_finished(outcome: RunOutcome, publisher: Publisher, console: Console) -> None:
+    """After Ctrl-C while the documents were made (the workers have finished what they
+    had started): take what is done, and say how to make the rest from the record."""
+    run_dir = outcome.run_dir or "RUN_DIR"
+    if outcome.certificate is None and outcome.certificate_note is None:
+        done = publisher.certificate_if_done()
+        if done is not None:
+            _apply(outcome, done)
+        else:
+            outcome.certificate_note = (
+                "interrupted (Ctrl-C) before the certificate was issued; issue it with "
+                f"cryorig certificate {run_dir}"
+            )
+    if outcome.report is None:
+        outcome.report = publisher.report_if_done()
+        if outcome.report is None and outcome.run_dir is not None:
+            console.print(
+                f"[yellow]report not made (interrupted); make it with "
+                f"python -m reports {run_dir}[/yellow]"
+            )
+
+
 def _apply(outcome: RunOutcome, result: CertificateResult) -> None:
     if result.refused is not None:
         outcome.certificate_note = f"no certificate issued: {result.refused}"

@@ -9,9 +9,12 @@ fresh render draws) and the calibration certificate issued by the other worker.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,47 @@ def test_a_bring_up_that_fails_after_energizing_names_its_record(tmp_path: Path)
     run = load_run(Path(out["run_dir"]))
     assert run.status == "ERROR" and "bring-up failed" in run.meta["reason"]
     assert "nothing was energized" not in err and out["run_dir"] in err.replace("\n", "")
+
+
+def test_ctrl_c_while_the_documents_are_made_ends_with_the_verdict_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Once the record is closed the run is decided: Ctrl-C then used to end `cryorig run`
+    with a KeyboardInterrupt traceback and no MES line. Now what the workers had begun is
+    finished, and the run ends with its verdict: PASS with the certificate if it was
+    issued, else ERROR saying how to issue it (a unit does not leave calibrated without)."""
+    command = [sys.executable, "-m", "rig.cli", "run", "--serial", "SIM-I-0001"]
+    proc = subprocess.Popen(
+        [*command, "--out", str(tmp_path), "--json", "--no-live"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 200
+        while True:  # the record is closed: the documents are being made
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never closed its record"
+            metas = list(tmp_path.glob("*/run.json"))
+            if metas and json.loads(metas[0].read_text() or "{}").get("status") == "PASS":
+                break
+            time.sleep(0.02)
+        # pytest winds down for a few tenths of a second after the record closes (an
+        # interrupt there is pytest's to take); then the documents take about 2 s.
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    lines = out.strip().splitlines()
+    assert lines, f"no MES line (exit {proc.returncode}): {err[-800:]}"
+    mes = json.loads(lines[-1])
+    assert (mes["verdict"], proc.returncode) in {("PASS", 0), ("ERROR", 2)}, (mes, err)
+    if mes["verdict"] == "PASS":
+        assert mes["certificate"] and Path(mes["certificate"]["pdf"]).is_file()
+    else:
+        assert "cryorig certificate" in mes["reason"], mes
