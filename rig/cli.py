@@ -198,7 +198,7 @@ def _station_run(
             # as they leave (a half-issued certificate would be worse), nothing new starts.
             interrupted = True
     if interrupted:
-        collect_finished(outcome, publisher, console)
+        collect_finished(outcome, publisher, console, report=report)
     if outcome.certificate_note and outcome.verdict == "PASS":
         # A unit does not leave the line calibrated without its certificate.
         outcome.verdict = "ERROR"

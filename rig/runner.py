@@ -388,9 +388,12 @@ def collect_report(outcome: RunOutcome, publisher: Publisher) -> None:
     outcome.report = publisher.report_result()
 
 
-def collect_finished(outcome: RunOutcome, publisher: Publisher, console: Console) -> None:
+def collect_finished(
+    outcome: RunOutcome, publisher: Publisher, console: Console, *, report: bool
+) -> None:
     """After Ctrl-C while the documents were made (the workers have finished what they
-    had started): take what is done, and say how to make the rest from the record."""
+    had started): take what is done, and say how to make the rest from the record
+    (``report``: the command makes an EOL report; ``cryorig calibrate`` does not)."""
     run_dir = outcome.run_dir or "RUN_DIR"
     if outcome.certificate is None and outcome.certificate_note is None:
         done = publisher.certificate_if_done()
@@ -401,7 +404,7 @@ def collect_finished(outcome: RunOutcome, publisher: Publisher, console: Console
                 "interrupted (Ctrl-C) before the certificate was issued; issue it with "
                 f"cryorig certificate {run_dir}"
             )
-    if outcome.report is None:
+    if report and outcome.report is None:
         outcome.report = publisher.report_if_done()
         if outcome.report is None and outcome.run_dir is not None:
             console.print(
