@@ -89,11 +89,11 @@ class VisaAdapter:
         self._terminations = (read_termination, write_termination)
         self._timeout_s = timeout_s
         self.failure: str | None = None
-        self._interrupted: str | None = None
-        """The command whose transfer was cut short (not by the link), until reopened."""
         """The last transfer that failed (timeout, connection lost), until one succeeds: the
         session may then hold a late reply to the failed query, so the safe state
         reconnects before it trusts the instrument again (:meth:`reconnect`)."""
+        self._interrupted: str | None = None
+        """The command whose transfer was cut short (not by the link), until reopened."""
         try:
             self._rm = rm if rm is not None else pyvisa.ResourceManager("@py")
         except (*_TRANSPORT_ERRORS, ValueError) as exc:
