@@ -558,16 +558,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     else:
         reason = f"{call.when}: {type(exc).__name__}: {exc}" if exc else call.when
         rs.book.set_outcome(item.nodeid, ERROR, reason)
-    if rs.bench is not None:
-        rs.bench.recorder.trace(
-            {
-                "kind": "test_outcome",
-                "test": item.nodeid,
-                "when": call.when,
-                "verdict": rs.book.tests[item.nodeid].final,
-                "detail": str(exc)[:2000],
-            }
-        )
+    _trace_outcome(rs, item, call.when, str(exc))
 
 
 def _stopped_in(rs: RigSession, item: pytest.Item, call: pytest.CallInfo) -> None:
@@ -579,14 +570,19 @@ def _stopped_in(rs: RigSession, item: pytest.Item, call: pytest.CallInfo) -> Non
     detail = f" (then {type(exc).__name__}: {exc})" if shown else ""
     rs.book.set_outcome(item.nodeid, ERROR, f"call: {rs.terminated}{detail}")
     item.session.shouldstop = f"cryorig: {rs.terminated}"
+    _trace_outcome(rs, item, call.when, f"{rs.terminated}{detail}")
+
+
+def _trace_outcome(rs: RigSession, item: pytest.Item, when: str, detail: str) -> None:
+    """The test's verdict in the book, and why, into the run's trace (while it is open)."""
     if rs.bench is not None and not rs.bench.recorder.finished:
         rs.bench.recorder.trace(
             {
                 "kind": "test_outcome",
                 "test": item.nodeid,
-                "when": call.when,
-                "verdict": ERROR,
-                "detail": f"{rs.terminated}{detail}"[:2000],
+                "when": when,
+                "verdict": rs.book.tests[item.nodeid].final,
+                "detail": detail[:2000],
             }
         )
 
