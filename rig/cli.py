@@ -25,6 +25,17 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(cal_app, name="cal")
 
 
+def _serial_number(value: str | None) -> str | None:
+    """``--serial``: refused before anything starts unless it is a serial number
+    (:mod:`rig.shared.serial_number`): an empty scan or a character the service port
+    cannot carry."""
+    from rig.shared.serial_number import serial_problem
+
+    if value is not None and (problem := serial_problem(value)) is not None:
+        raise typer.BadParameter(problem)
+    return value
+
+
 def _port_option(what: str) -> Any:
     """A TCP port of the simulated bench: 0 asks for a free one."""
     return typer.Option(min=0, max=65535, help=f"{what} port (0: a free one).")
@@ -47,7 +58,10 @@ def sim_serve(
         bool, typer.Option("--realtime", help="Virtual time follows the wall clock.")
     ] = False,
     serial: Annotated[
-        str | None, typer.Option("--serial", help="Override the unit's serial number.")
+        str | None,
+        typer.Option(
+            "--serial", callback=_serial_number, help="Override the unit's serial number."
+        ),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     logger_port: Annotated[int, _port_option("Logger")] = 0,
@@ -104,7 +118,10 @@ def sim_profiles() -> None:
         typer.echo(f"{name:{wide_name}s}  breaks {breaks:{wide_breaks}s}  {description}")
 
 
-_Serial = Annotated[str, typer.Option("--serial", help="Serial number on the unit's label.")]
+_Serial = Annotated[
+    str,
+    typer.Option("--serial", callback=_serial_number, help="Serial number on the unit's label."),
+]
 _Station = Annotated[
     Path | None,
     typer.Option("--station", help="Station file of a lab bench (default: the simulated bench)."),

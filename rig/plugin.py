@@ -96,6 +96,17 @@ class RigSession:
         return self._options
 
 
+def _label_serial(text: str) -> str:
+    """``--serial``: the label's serial number, refused unless the station can carry it
+    (:mod:`rig.shared.serial_number`); an empty one is not "no serial"."""
+    from .shared.serial_number import serial_problem
+
+    problem = serial_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _seed(text: str) -> int:
     """``--seed``: a whole number ≥ 0 (it seeds numpy's generators, which refuse less)."""
     try:
@@ -127,6 +138,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--serial",
         dest="cryorig_serial",
         default=None,
+        type=_label_serial,
         metavar="SN",
         help="serial number on the unit's label (default SIM-0001 on the sim)",
     )

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..shared import yamlsafe
+from ..shared.serial_number import SERIAL_PATTERN, SERIAL_RULE, serial_problem
 
 CATALOG_DIR = Path(__file__).with_name("profiles")
 
@@ -91,7 +92,6 @@ SPREADS: dict[str, Spread] = {
 }
 
 _REQ_ID = re.compile(r"^REQ-[A-Z]+-\d{2}$")
-_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 _FIRMWARE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -157,8 +157,8 @@ class ProfileModel(BaseModel):
     @field_validator("serial")
     @classmethod
     def _serial(cls, v: str | None) -> str | None:
-        if v is not None and not _SERIAL.match(v):
-            raise ValueError("1–32 characters: letters, digits, '.', '_', '/', '-'")
+        if v is not None and not SERIAL_PATTERN.fullmatch(v):
+            raise ValueError(SERIAL_RULE)
         return v
 
     @field_validator("firmware")
@@ -258,7 +258,10 @@ def parse_profile(text: str, source: str) -> ProfileModel:
 
 
 def load_profile(path: str | Path | None, seed: int, serial: str | None = None) -> UnitProfile:
-    """Load a profile file (or a nominal unit when ``path`` is None) for ``seed``."""
+    """Load a profile file (or a nominal unit when ``path`` is None) for ``seed``;
+    ``serial``, when given, replaces the profile's (and must be a serial number)."""
+    if serial is not None and (problem := serial_problem(serial)) is not None:
+        raise ProfileError(f"serial number override: {problem}")
     if path is None:
         return resolve(ProfileModel(), seed, "<nominal>", serial)
     p = Path(path)

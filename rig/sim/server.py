@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .bench import SimBench
+from .device.unit import Link
 from .instruments.line import LineSplitter
 from .noise import RandomStream
 from .profile import ProfileError, UnitProfile, load_profile
@@ -237,7 +238,7 @@ class DeviceSocketConnection(asyncio.Protocol):
         if self.server.faults["device"].kind in ("drop", "stall"):
             return
         self.server.sync_realtime()
-        self.link.feed(data)
+        self.server.feed_unit(self.link, data)
 
     def drop(self) -> None:
         if self.transport is not None:
@@ -280,7 +281,7 @@ class PtyPort:
         if not data or self.server.faults["device"].kind in ("drop", "stall"):
             return
         self.server.sync_realtime()
-        self.link.feed(data)
+        self.server.feed_unit(self.link, data)
 
     def _write(self, data: bytes) -> None:
         self._out.extend(data)
@@ -424,6 +425,8 @@ class BenchServer:
         self.servers: dict[str, asyncio.base_events.Server] = {}
         self.pty: PtyPort | None = None
         self.stopping = False
+        self.failure: str | None = None
+        """Why the simulation cannot go on (an exception inside it), until ``RESET``."""
         self._stopped = asyncio.Event()
         self._wall_start = 0.0
         self._virtual_start_us = 0
@@ -536,8 +539,24 @@ class BenchServer:
         except ValueError as exc:
             return f"ERR {exc}"
         except Exception as exc:  # a bug must not take the bench down; say so and go on
-            traceback.print_exc(file=sys.stderr)
+            self.fail(cmd, exc)
             return f"ERR internal error: {type(exc).__name__}: {exc}"
+
+    def fail(self, where: str, exc: Exception) -> None:
+        """An exception inside the simulation: print it, and refuse to move time until
+        ``RESET``. The state it left is not physics any more (an event half run, a
+        reply never framed), and a client waiting on it would only see silence: the
+        unit's link once went quiet and the rig timed out for a minute instead."""
+        traceback.print_exc(file=sys.stderr)
+        if self.failure is None:
+            self.failure = f"{where}: {type(exc).__name__}: {exc}"
+
+    def feed_unit(self, link: Link, data: bytes) -> None:
+        """Bytes from a client of the unit's service port, into the unit."""
+        try:
+            link.feed(data)
+        except Exception as exc:
+            self.fail("the unit's service port", exc)
 
     def _time(self, args: list[str]) -> str:
         _expect(args, 0, "TIME?")
@@ -549,6 +568,10 @@ class BenchServer:
         dt_us = seconds_to_us(args[0])
         if dt_us > MAX_ADVANCE_US:
             raise ValueError(f"at most {MAX_ADVANCE_US // US_PER_S} s per ADVANCE")
+        if self.failure is not None:
+            raise ValueError(
+                f"the simulation failed inside ({self.failure}); time stays until RESET"
+            )
         self.sync_realtime()
         now_us = self.bench.advance(dt_us)
         if self.pty is not None:
@@ -629,6 +652,7 @@ class BenchServer:
         self.faults = {r: FaultMode() for r in RESOURCES}
         self._fault_rngs.clear()
         self.bench = SimBench(profile, seed)
+        self.failure = None
         self.instruments = {
             "logger": self.bench.logger,
             "supply": self.bench.supply,

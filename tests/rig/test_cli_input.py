@@ -40,6 +40,38 @@ def test_a_number_out_of_range_is_a_usage_error(args: list[str], option: str, bo
     assert bound in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "serial"),
+    [
+        (["run"], ""),  # an empty scan: the sim's default unit once PASSed as serial ""
+        (["run"], "SIM 0001"),
+        (["calibrate"], "É-ü"),  # the simulated unit could not frame its ID? reply
+        (["run", "--json"], "A,B"),  # a comma splits the ID? reply's fields
+        (["sim", "serve"], "X" * 33),
+    ],
+)
+def test_a_serial_the_station_cannot_carry_is_a_usage_error(
+    command: list[str], serial: str, tmp_path: Path
+) -> None:
+    args = [*command, "--serial", serial]
+    if command[0] != "sim":
+        args += ["--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '--serial': {serial!r} is not a serial number" in result.output
+    assert not list(tmp_path.iterdir()), "a run was recorded"
+
+
+def test_the_plan_s_serial_option_refuses_an_empty_label(tmp_path: Path) -> None:
+    plan = [sys.executable, "-m", "pytest", "test_plans", "--rig", "sim", "--serial", ""]
+    proc = subprocess.run(
+        [*plan, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error
+    assert "argument --serial: '' is not a serial number" in proc.stderr
+    assert not list(tmp_path.iterdir()), "a run was recorded"
+
+
 def test_the_plan_s_seed_option_refuses_a_negative_seed(tmp_path: Path) -> None:
     plan = [sys.executable, "-m", "pytest", "test_plans", "--rig", "sim", "--seed", "-2"]
     proc = subprocess.run(
@@ -60,3 +92,11 @@ def test_the_control_channel_refuses_a_negative_seed() -> None:
             sim.reset(-1)
         sim.reset(1)  # the bench still serves
         assert sim.time() == 0.0
+
+
+def test_the_control_channel_refuses_a_serial_the_unit_cannot_carry() -> None:
+    with SimBenchProcess("--seed", "0") as sim:
+        # The channel decodes bytes as Latin-1 and answers in ASCII: É is 0xC3 0x89 in UTF-8.
+        with pytest.raises(SimControlError, match=r"override: '\\xc3\\x89-\\xc3\\xbc' is not a"):
+            sim.reset(0, None, "É-ü")
+        sim.reset(0, None, "SIM-0002")

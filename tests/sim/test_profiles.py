@@ -79,6 +79,8 @@ def test_nominal_spread_matches_bench_md() -> None:
         ("params:\n  valve_current_a: true\n", "params.valve_current_a", "True"),
         ("params:\n  jet_htc_w_m2k: .nan\n", "params.jet_htc_w_m2k", "nan"),
         ("serial: 'has space'\n", "serial", "'has space'"),
+        ('serial: "SIM-9\\n"\n', "serial", "'SIM-9\\n'"),  # '$' once let the newline by
+        ("serial: 'É-1'\n", "serial", "'É-1'"),
         ("firmware: two\n", "firmware", "'two'"),
         ("breaks: [SAFE-01]\n", "breaks", "['SAFE-01']"),
         ("colour: red\n", "colour", "'red'"),
@@ -92,6 +94,12 @@ def test_bad_profiles_name_file_field_and_value(
         load_profile(p, 0)
     msg = str(err.value)
     assert str(p) in msg and f"'{field}'" in msg and value in msg, msg
+
+
+@pytest.mark.parametrize("serial", ["", " ", "É-ü", "A,B", "X" * 33])
+def test_a_serial_override_must_be_a_serial_number(serial: str) -> None:
+    with pytest.raises(ProfileError, match=r"serial number override: .* is not a serial number"):
+        load_profile(None, 0, serial)
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
