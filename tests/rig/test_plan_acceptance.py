@@ -69,7 +69,7 @@ def test_nominal_unit_passes(tmp_path: Path) -> None:
     assert (m["verdict"] == "PASS").all()
     assert 15.0 < float(m.loc["shock.time_to_target_band", "value"]) < 30.0
     assert set(run.samples) >= {"logger", "supply", "unit_log", "unit_events"}
-    assert run.meta["limits"]["version"] == "1.2.0"
+    assert run.meta["limits"]["version"] == "1.3.0"
     assert run.meta["software"]["version"]
     assert run.meta["instruments"]["instruments"]["logger"]["calibration"]["status"] in (
         "OK",
@@ -88,6 +88,23 @@ def test_weak_jet_fails_naming_cool_01(tmp_path: Path) -> None:
     assert run.status == "FAIL"
     assert run.meta["requirements"]["REQ-COOL-01"] == "FAIL"
     assert run.meta["requirements"]["REQ-ID-01"] == "PASS"  # the right unit, a weak jet
+
+
+def test_a_link_that_garbles_one_reply_in_fifty_fails_id_01(tmp_path: Path) -> None:
+    """20 identity queries pass such a link two times in three (seed 0: none garbled);
+    the plan's thousands of exchanges do not."""
+    profile = tmp_path / "link.yaml"
+    profile.write_text("serial: SIM-L-0002\nparams:\n  link_error_rate: 0.02\n")
+    out = tmp_path / "runs"
+    proc = run_plan(out, "--rig", "sim", "--serial", "SIM-L-0002", "--unit-profile", str(profile))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run = load_run(only_run(out))
+    assert run.status == "FAIL"
+    assert [r for r, v in run.meta["requirements"].items() if v != "PASS"] == ["REQ-ID-01"]
+    m = run.measurements.set_index("name")
+    assert m.loc["identity.link_errors", "verdict"] == "PASS"  # the escape this closes
+    assert m.loc["identity.link_errors_plan", "verdict"] == "FAIL"
+    assert int(m.loc["identity.link_errors_plan", "value"]) > 20
 
 
 def _wait_for_trace(
