@@ -144,6 +144,15 @@ class SkinSensorCalibration:
         b = self.bench
         unit = b.unit
         ident = unit.identify()
+        if ident.serial != b.label_serial:
+            # The certificate names the unit that answered; the run, the MES line and
+            # the operator name the label. They must be one unit.
+            raise CalibrationError(
+                f"the unit on the bench answers serial {ident.serial!r} to ID?, the label "
+                f"scanned is {b.label_serial!r}: no calibration, and no certificate, for a "
+                "unit that is not the one named (the wrong unit on the fixture, or a "
+                "mis-scan)"
+            )
         as_found = unit.calibration()
         self.record = self._new_record(ident, as_found)
         self._save()

@@ -165,6 +165,26 @@ def test_out_of_adjustment_unit_fails_sens01_with_the_reason(tmp_path: Path) -> 
     assert Path(summary["certificate"]["pdf"]).is_file()
 
 
+def test_a_unit_that_is_not_the_one_named_gets_no_certificate(tmp_path: Path) -> None:
+    """The certificate names the unit that answers ID?; the run and the MES line name the
+    label. Before, a PASS for label SIM-X-0002 came with a certificate for SIM-X-0001."""
+    profile = tmp_path / "unit.yaml"
+    profile.write_text("serial: SIM-X-0001\nparams: {}\n")
+    out = tmp_path / "runs"
+    proc, summary = calibrate(out, "--serial", "SIM-X-0002", "--unit-profile", str(profile))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert summary["verdict"] == "ERROR"
+    assert summary["certificate"] is None
+    assert summary["requirements"]["REQ-SENS-01"] == "ERROR"
+    assert (
+        "answers serial 'SIM-X-0001' to ID?, the label scanned is 'SIM-X-0002'"
+        in (summary["reason"])
+    )
+    run_dir = Path(summary["run_dir"])
+    assert not (run_dir / "certificate").exists()
+    assert not (run_dir / "calibration.json").exists()
+
+
 def test_failing_memory_fails_cal01(tmp_path: Path) -> None:
     proc, summary = calibrate(
         tmp_path, "--serial", "SIM-D-0011", "--unit-profile",
