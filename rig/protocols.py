@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .shared import yamlsafe
 
@@ -128,10 +136,24 @@ class CutoffProtocol(_Strict):
     precondition: Precondition
     threshold_c: float
     rearm_c: float
+    rearm_probe_c: tuple[float, float]
+    """The band just below ``rearm_c`` in which one acknowledgement must be refused."""
+    rearm_probe_poll_s: float = Field(gt=0, le=1)
     cool_max_s: float = Field(ge=1, le=300)
     cutoff_timeout_s: float = Field(gt=0)
     rearm_timeout_s: float = Field(gt=0)
     acquisition: TreatmentAcquisition
+
+    @field_validator("rearm_probe_c")
+    @classmethod
+    def _probe_below_rearm(cls, band: tuple[float, float], info: ValidationInfo) -> Any:
+        low, high = band
+        threshold, rearm = info.data.get("threshold_c"), info.data.get("rearm_c")
+        if threshold is not None and rearm is not None and not threshold < low < high < rearm:
+            raise ValueError(
+                f"a band from low to high between threshold_c ({threshold}) and rearm_c ({rearm})"
+            )
+        return band
 
 
 class FaultsProtocol(_Strict):

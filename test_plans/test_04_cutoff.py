@@ -20,7 +20,7 @@ import pytest
 
 from rig.analysis.safety import Timed, earliest, flow_stop, latency, reading_crossing
 from rig.analysis.signals import crossings
-from rig.instruments.errors import UnitCommandError
+from rig.instruments.errors import RigError, UnitCommandError
 from rig.measure import measures
 
 
@@ -30,6 +30,7 @@ from rig.measure import measures
     "cutoff.state",
     "cutoff.no_reopen",
     "cutoff.rearm_refused_while_cold",
+    "cutoff.rearm_refused_below",
     "cutoff.rearm_after_warm",
     "safety.min_surface_cutoff",
 )
@@ -51,15 +52,28 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         unit.service_cool(p.cool_max_s)
         state = bench.wait_cooling_end(p.cutoff_timeout_s, poll_s=0.25)
         refused = False
+        below: tuple[float, bool] | None = None
         if state == "CUTOFF":  # at once, while the spot is still cold
             try:
                 unit.ack()
             except UnitCommandError as exc:
                 refused = exc.code == "E4"
+            if refused:  # the surface rebounds within seconds: this cannot wait
+                below = _ack_just_below_rearm(unit, clock, p)
         clock.sleep(p.acquisition.post_s)
     t_cut = clock.now()
     measurements["cutoff.state"] = state
     measurements["cutoff.rearm_refused_while_cold"] = refused
+    if below is None:
+        measurements.record(
+            "cutoff.rearm_refused_below", False, notes="not tried: the unit was not in CUTOFF"
+        )
+    else:
+        measurements.record(
+            "cutoff.rearm_refused_below",
+            below[1],
+            notes=f"ACK {'refused' if below[1] else 'accepted'} at a reading of {below[0]:.2f} °C",
+        )
 
     bench.acq.poll_unit()
     t_log, reading, _ = bench.acq.unit_log(t_start, t_cut)
@@ -92,5 +106,44 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
     falls = crossings(t_v, v, threshold, "down") if t_v.size >= 2 else np.zeros(0)
     after = v[t_v > falls[0] + 0.005] if falls.size else np.zeros(0)
     measurements["cutoff.no_reopen"] = bool(after.size) and bool(np.all(after < threshold))
-    measurements["cutoff.rearm_after_warm"] = rearmed
+    measurements.record(
+        "cutoff.rearm_after_warm",
+        rearmed,
+        notes=None if rearmed or state != "CUTOFF" or not warmed else _left_cutoff(below),
+    )
     measurements["safety.min_surface_cutoff"] = bench.surface_min(t_start, clock.now())
+
+
+def _left_cutoff(below: tuple[float, bool] | None) -> str | None:
+    if below is not None and not below[1]:
+        return f"not tried: the unit had re-armed already, at {below[0]:.2f} °C"
+    return None
+
+
+def _ack_just_below_rearm(unit, clock, p) -> tuple[float, bool]:
+    """Poll the reading as the spot warms; at the first one in ``rearm_probe_c`` (just
+    below the re-arm temperature) acknowledge once. (reading, refused)."""
+    low, high = p.rearm_probe_c
+    deadline = clock.now() + p.rearm_timeout_s
+    last = None
+    while clock.now() < deadline:
+        reading = unit.temperature_c()
+        if reading >= high:
+            raise RigError(
+                f"the unit's reading went from {last} to {reading:.2f} °C between two polls "
+                f"{p.rearm_probe_poll_s:g} s apart: no acknowledgement could be tried in "
+                f"{low}–{high} °C, just below the re-arm temperature"
+            )
+        if reading >= low:
+            try:
+                unit.ack()
+            except UnitCommandError as exc:
+                if exc.code != "E4":
+                    raise
+                return reading, True
+            return reading, False
+        last = f"{reading:.2f}"
+        clock.sleep(p.rearm_probe_poll_s)
+    raise RigError(
+        f"the unit's reading did not reach {low} °C within {p.rearm_timeout_s:g} s of the cutoff"
+    )

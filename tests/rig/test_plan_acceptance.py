@@ -107,6 +107,46 @@ def test_a_link_that_garbles_one_reply_in_fifty_fails_id_01(tmp_path: Path) -> N
     assert int(m.loc["identity.link_errors_plan", "value"]) > 20
 
 
+@pytest.mark.parametrize(
+    ("step", "param", "value", "req", "caught_by"),
+    [
+        # Trips at 19.5 V: keeps cooling from 19.5 to 20 V. The step to 19.0 V (faults
+        # protocol 1.0.0) tripped it too, and it passed.
+        (
+            "test_05_faults.py::test_undervoltage",
+            "undervoltage_v",
+            19.5,
+            "REQ-PWR-02",
+            "power.uv_fault",
+        ),
+        # Re-arms at 6 °C: refuses an ACK at 2 °C like a nominal unit (cutoff 1.0.0 passed it).
+        (
+            "test_04_cutoff.py::test_cutoff",
+            "cutoff_rearm_c",
+            6.0,
+            "REQ-SAFE-01",
+            "cutoff.rearm_refused_below",
+        ),
+    ],
+)
+def test_a_unit_a_little_outside_the_requirement_fails_the_step(
+    tmp_path: Path, step: str, param: str, value: float, req: str, caught_by: str
+) -> None:
+    profile = tmp_path / "unit.yaml"
+    profile.write_text(f"serial: SIM-Q-0001\nparams:\n  {param}: {value}\n")
+    out = tmp_path / "runs"
+    cmd = plan_command(
+        out, "--rig", "sim", "--serial", "SIM-Q-0001", "--unit-profile", str(profile)
+    )
+    cmd[cmd.index("test_plans")] = f"test_plans/{step}"  # that step alone
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run = load_run(only_run(out))
+    assert run.meta["requirements"][req] == "FAIL"
+    m = run.measurements.set_index("name")
+    assert m.loc[caught_by, "verdict"] == "FAIL"
+
+
 def _wait_for_trace(
     run_root: Path,
     needle: str,
