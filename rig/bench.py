@@ -37,7 +37,7 @@ from .instruments.cryo_unit import CryoUnitPort
 from .instruments.errors import IdentityMismatch, InstrumentError, RigError, UnitCommandError
 from .limits import LimitSet, load_limits
 from .protocols import BenchProtocol, Precondition, Protocols, ScanSettings
-from .recording import RunMetadata, RunRecorder, software_identity
+from .recording import RecordingError, RunMetadata, RunRecorder, software_identity
 from .simlink import SimBenchProcess, SimControl
 from .station import (
     Station,
@@ -121,6 +121,8 @@ class Bench:
     label_serial: str = ""
     stage_setpoint_c: float | None = None
     safe_report: dict[str, Any] = field(default_factory=dict)
+    record_failure: str | None = None
+    """Why the run record could not be written in full (a full disk), after shutdown."""
     _closed: bool = False
     _unsubscribe: Any = None
 
@@ -693,10 +695,23 @@ class Bench:
         if self._unsubscribe is not None:
             self._unsubscribe()
         try:
-            self.recorder.trace({"kind": "safe_state", "t": self.clock.now(), **report})
-            if problems:
-                self.recorder.trace({"kind": "acquisition_problems", "items": problems})
-            self.recorder.finish(status, reason, requirements or {}, counts)
+            # The bench is safe whatever the disk does: a record that cannot be written
+            # (a full disk) is said in the outcome (record_failure), never raised from
+            # here, where it would end the run in a traceback with no verdict.
+            with contextlib.suppress(RecordingError):
+                self.recorder.trace({"kind": "safe_state", "t": self.clock.now(), **report})
+                if problems:
+                    self.recorder.trace({"kind": "acquisition_problems", "items": problems})
+            failure = self.recorder.write_failure
+            if failure is not None and status != "ERROR":
+                status = "ERROR"
+                text = f"the run record cannot be written: {failure}"
+                reason = (reason + "; " if reason else "") + text
+            try:
+                self.recorder.finish(status, reason, requirements or {}, counts)
+            except RecordingError as exc:
+                failure = failure or str(exc)
+            self.record_failure = failure
         finally:
             for inst in (self.unit, self.logger, self.supply, self.stage):
                 if inst is not None:

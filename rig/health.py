@@ -18,6 +18,7 @@ from typing import Any
 
 from .instruments import steps
 from .instruments.errors import RigError, UnitCommandError, UnitProtocolError
+from .recording import RecordingError
 
 UNIT_PROBES = 5
 """``STATE?`` tries before the unit counts as not answering: each try is already three
@@ -37,9 +38,16 @@ def check_bench(bench: Any) -> list[str]:
     """Ask every instrument once: a logger block, a supply read-back, the stage's error
     queue, the unit's state; the problems found (empty when all answered)."""
     problems: list[str] = []
+    failure = getattr(getattr(bench, "recorder", None), "write_failure", None)
+    if failure:  # a hole in the record: nothing after it can be shown (a full disk)
+        problems.append(f"the run record cannot be written: {failure}")
     acq = bench.acq
     if acq is not None:
-        problems.extend(acq.check())
+        try:
+            problems.extend(acq.check())
+        except RecordingError as exc:  # what was read could not be journaled
+            if not failure:
+                problems.append(f"the run record cannot be written: {exc}")
     with steps.muted():
         stage = bench.stage
         failure = getattr(stage, "link_failure", None) if stage is not None else None

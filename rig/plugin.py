@@ -410,7 +410,7 @@ def _finish(rs: RigSession) -> None:
         rs.injector = None
     if rs.terminated:
         rs.book.aborted = rs.terminated
-        b.recorder.trace({"kind": "stop_signal", "t": b.clock.now(), "reason": rs.terminated})
+        _trace(b, {"kind": "stop_signal", "t": b.clock.now(), "reason": rs.terminated})
     status = rs.book.status()
     counts = {
         "tests": len(rs.book.tests),
@@ -420,6 +420,9 @@ def _finish(rs: RigSession) -> None:
     }
     requirements = rs.book.requirement_verdicts()
     b.shutdown(status, rs.book.reason(), requirements, counts)
+    if b.record_failure is not None:  # the outcome must say it, whatever the steps showed
+        closing = f"the run record could not be written in full: {b.record_failure}"
+        rs.book.aborted = f"{rs.book.aborted}; {closing}" if rs.book.aborted else closing
 
 
 @pytest.fixture(scope="session")
@@ -483,14 +486,14 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     rs = _session(item.config)
     b = rs.bench
     if b is not None:
-        b.recorder.trace({"kind": "test_start", "test": item.nodeid, "t": b.clock.now()})
+        _trace(b, {"kind": "test_start", "test": item.nodeid, "t": b.clock.now()})
         if rs.injector is not None:
             rs.injector.test_started(item.nodeid)
     outcome = yield
     if b is not None:
         if rs.injector is not None:
             rs.injector.test_ended(item.nodeid)
-        b.recorder.trace({"kind": "test_end", "test": item.nodeid, "t": b.clock.now()})
+        _trace(b, {"kind": "test_end", "test": item.nodeid, "t": b.clock.now()})
         if _bench_failed(rs, item, outcome):
             return
     m = item.stash.get(_MEAS, None)
@@ -517,9 +520,8 @@ def _bench_failed(rs: RigSession, item: pytest.Item, outcome: Any) -> bool:
         problems = check_bench(b)
     except Exception as exc:  # the check itself must not hide the step's own outcome
         problems = [f"the check of the bench failed: {type(exc).__name__}: {exc}"]
-    b.recorder.trace(
-        {"kind": "bench_check", "test": item.nodeid, "t": b.clock.now(), "problems": problems}
-    )
+    check = {"kind": "bench_check", "test": item.nodeid, "t": b.clock.now(), "problems": problems}
+    _trace(b, check)
     if not problems:
         return False
     text = "the bench failed during this step: " + "; ".join(problems)
@@ -588,15 +590,26 @@ def _stopped_in(rs: RigSession, item: pytest.Item, call: pytest.CallInfo) -> Non
 def _trace_outcome(rs: RigSession, item: pytest.Item, when: str, detail: str) -> None:
     """The test's verdict in the book, and why, into the run's trace (while it is open)."""
     if rs.bench is not None and not rs.bench.recorder.finished:
-        rs.bench.recorder.trace(
+        _trace(
+            rs.bench,
             {
                 "kind": "test_outcome",
                 "test": item.nodeid,
                 "when": when,
                 "verdict": rs.book.tests[item.nodeid].final,
                 "detail": detail[:2000],
-            }
+            },
         )
+
+
+def _trace(b: Bench, event: dict[str, Any]) -> None:
+    """A trace event from a hook: if the record cannot take it (a full disk), the
+    recorder remembers the failure, the bench check after the step ends the run on it,
+    and the hook goes on (an exception here would hide the step's own outcome)."""
+    from .recording import RecordingError
+
+    with contextlib.suppress(RecordingError):
+        b.recorder.trace(event)
 
 
 EXIT_STATUS = {PASS: 0, FAIL: 1, ERROR: 2}

@@ -44,7 +44,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -271,11 +271,20 @@ class RunMetadata:
 class SampleStream:
     """An append-only CSV journal of samples; every block is on disk when append returns."""
 
-    def __init__(self, path: Path, name: str, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        columns: Sequence[str],
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
         self.name = name
         self.columns = tuple(columns)
         self.rows = 0
+        self.failure: str | None = None
+        """The first write to this stream that failed (the run cannot PASS after it)."""
+        self._on_failure = on_failure
         self._closed = False
         self._dirty = False
         self._synced = time.monotonic()
@@ -332,7 +341,7 @@ class SampleStream:
             if time.monotonic() - self._synced >= SAMPLE_FSYNC_INTERVAL_S:
                 self.sync()
         except OSError as exc:
-            raise RecordingError(self.path, "append samples", exc) from exc
+            raise self._failed("append samples", exc) from exc
         self.rows += len(parts)
 
     def sync(self) -> None:
@@ -341,7 +350,7 @@ class SampleStream:
             try:
                 os.fsync(self._file.fileno())
             except OSError as exc:
-                raise RecordingError(self.path, "sync samples", exc) from exc
+                raise self._failed("sync samples", exc) from exc
             self._dirty = False
         self._synced = time.monotonic()
 
@@ -353,7 +362,14 @@ class SampleStream:
         try:
             self._file.close()
         except OSError as exc:
-            raise RecordingError(self.path, "close sample stream", exc) from exc
+            raise self._failed("close sample stream", exc) from exc
+
+    def _failed(self, action: str, exc: OSError) -> RecordingError:
+        err = RecordingError(self.path, action, exc)
+        self.failure = self.failure or str(err)
+        if self._on_failure is not None:
+            self._on_failure(str(err))
+        return err
 
 
 def _exact_floats() -> dict[str, Any]:
@@ -428,6 +444,7 @@ class RunRecorder:
         self._trace = self._open_append(run_dir / "trace.jsonl")
         self._trace_synced = time.monotonic()
         self._verdicts = dict.fromkeys(_MEAS_VERDICTS, 0)
+        self._failure: str | None = None
 
     # --- creation ----------------------------------------------------------------------------
     @classmethod
@@ -511,7 +528,7 @@ class RunRecorder:
             raise ValueError(f"{self.dir}: stream {name!r} already exists in this run")
         if not columns or len(set(columns)) != len(columns):
             raise ValueError(f"stream {name!r}: columns must be non-empty and unique: {columns}")
-        s = SampleStream(self.dir / "samples" / f"{name}.csv", name, columns)
+        s = SampleStream(self.dir / "samples" / f"{name}.csv", name, columns, self._note_failure)
         self._streams[name] = s
         return s
 
@@ -541,8 +558,22 @@ class RunRecorder:
             self._measurements.flush()
             os.fsync(self._measurements.fileno())
         except OSError as exc:
-            raise RecordingError(path, "append a measurement", exc) from exc
+            raise self._failed(RecordingError(path, "append a measurement", exc)) from exc
         self._verdicts[record["verdict"]] += 1
+
+    @property
+    def write_failure(self) -> str | None:
+        """The first write of this record that failed (trace, measurement or samples), or
+        None. A run whose record has a hole cannot PASS: the bench check after a step
+        (:mod:`rig.health`) ends the run on it, and the close says it."""
+        return self._failure
+
+    def _note_failure(self, text: str) -> None:
+        self._failure = self._failure or text
+
+    def _failed(self, err: RecordingError) -> RecordingError:
+        self._note_failure(str(err))
+        return err
 
     def trace(self, event: Mapping[str, Any]) -> None:
         """Append an event to trace.jsonl (``wall`` = UTC time added if absent); flushed
@@ -557,7 +588,8 @@ class RunRecorder:
                 os.fsync(self._trace.fileno())
                 self._trace_synced = time.monotonic()
         except OSError as exc:  # the path built only here: 4,000+ events a run
-            raise RecordingError(self.dir / "trace.jsonl", "append a trace event", exc) from exc
+            err = RecordingError(self.dir / "trace.jsonl", "append a trace event", exc)
+            raise self._failed(err) from exc
 
     def sync(self) -> None:
         """Force the trace and every sample stream to disk now (measurements always are)."""

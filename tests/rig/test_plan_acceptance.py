@@ -255,6 +255,35 @@ def test_a_stop_signal_mid_treatment_leaves_the_bench_safe_and_the_run_error(
     assert len(run.samples["logger"]) == counts["samples"]["logger"]
 
 
+def test_a_full_disk_ends_the_run_error_with_the_bench_safe(tmp_path: Path) -> None:
+    """The disk fills as the SHOCK starts (``tests/rig/full_disk.py``). Before, the
+    record's failure escaped the bench fixture's teardown: a traceback, exit 1 (FAIL to
+    the line), no verdict, and the plan went on cooling with nothing recorded."""
+    with SimBenchProcess("--seed", "0") as sim:
+        attach = tmp_path / "bench.json"
+        attach.write_text(json.dumps(sim.resources) + "\n")
+        out = tmp_path / "runs"
+        cmd = plan_command(out, "--rig", "sim", "--sim-attach", str(attach))
+        cmd += ["-p", "tests.rig.full_disk"]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+        # Checked through the simulator's own control channel, after the rig has gone:
+        assert sim.true("supply_output") == "0"
+        assert sim.true("stage_output") == "0"
+        assert sim.true("valve_flowing") == "0"
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "INTERNALERROR" not in output, output
+    reason = proc.stdout.split("\nreason: ", 1)[-1].splitlines()[0]
+    assert reason.startswith("test_shock: ERROR"), output
+    assert "the run record cannot be written: " in reason
+    assert "No space left on device" in reason
+    # Nothing ran after the step where the disk filled.
+    assert "test_hold_4c" not in proc.stdout.split("reason:")[-1]
+    run_dir = only_run(out)
+    trace = (run_dir / "trace.jsonl").read_text(encoding="utf-8")
+    assert '"test": "test_plans/test_03_treatments.py::test_hold_4c"' not in trace
+
+
 # --- bad station files fail before anything is energized --------------------------------------
 @pytest.fixture(scope="module")
 def lab_sim():

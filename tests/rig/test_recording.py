@@ -406,6 +406,9 @@ def test_disk_full_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert info.value.path == s.path
     with pytest.raises(RecordingError, match=r"measurements\.jsonl"):
         rec.measurement(_measurement())
+    # The first failure is remembered, for the bench check and the run's close.
+    assert rec.write_failure is not None
+    assert rec.write_failure.startswith(f"{s.path}: cannot sync samples: No space left")
 
 
 def test_sample_fsyncs_are_grouped_but_never_skipped(
