@@ -39,6 +39,16 @@ from rig.shared.service_frame import FrameError, decode_frame, encode_frame
 
 from .errors import InstrumentError, UnitCommandError, UnitProtocolError, UnitTimeout
 
+try:
+    import termios
+
+    PORT_ERRORS: tuple[type[Exception], ...] = (OSError, termios.error)
+    """What a failing port raises: pyserial's SerialException is an OSError, but on a
+    posix port a flush or a timeout change calls termios, whose error is not one (a pty
+    whose other end has gone answers ``termios.error: (5, 'Input/output error')``)."""
+except ImportError:  # not posix: pyserial raises SerialException only
+    PORT_ERRORS = (OSError,)
+
 SEQUENCED = frozenset({"SHOCK", "HOLD", "STOP", "ACK", "SERVICE", "SVC", "CAL", "REBOOT"})
 """Command words that change state and so carry ``#<n>``."""
 
@@ -183,8 +193,8 @@ class ServiceLink:
         try:
             self.port.reset_input_buffer()
             self.port.write(frame)
-        except OSError as exc:  # pyserial's SerialException is an OSError
-            raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
+        except PORT_ERRORS as exc:
+            raise InstrumentError.about(self.role, self.resource, payload, _cause(exc)) from exc
         self.stats["frames"] += 1
         deadline = self.clock.now() + answer_timeout_s
         virtual = self.clock.virtual
@@ -207,8 +217,8 @@ class ServiceLink:
                 self.clock.sleep(POLL_S, step_s=POLL_S, hooks=False)
                 if not virtual or self.port.in_waiting:
                     buf += self._read_chunk(self.read_timeout_s)
-        except OSError as exc:
-            raise InstrumentError.about(self.role, self.resource, payload, exc) from exc
+        except PORT_ERRORS as exc:
+            raise InstrumentError.about(self.role, self.resource, payload, _cause(exc)) from exc
         return bytes(buf)
 
     def _read_chunk(self, first_byte_s: float) -> bytes:
@@ -228,8 +238,18 @@ class ServiceLink:
         return data
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(*PORT_ERRORS):
             self.port.close()
+
+
+def _cause(exc: Exception) -> str:
+    """An OSError says its own cause; termios's error is a bare (errno, text) pair."""
+    if isinstance(exc, OSError):
+        return str(exc)
+    args = exc.args
+    if len(args) == 2 and isinstance(args[0], int):
+        return f"the port failed: {args[1]} (errno {args[0]})"
+    return f"the port failed: {exc}"
 
 
 def _summary(problems: list[str]) -> str:

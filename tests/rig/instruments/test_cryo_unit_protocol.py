@@ -262,6 +262,25 @@ def test_port_failure_is_an_instrument_error() -> None:
         unit.identify()
 
 
+def test_a_port_whose_other_end_went_is_an_instrument_error() -> None:
+    """A pty whose other end has gone fails in termios (a flush, a timeout change), whose
+    error is not an OSError: it used to escape as a bare ``error: (5, 'Input/output
+    error')`` that named neither the unit nor the command."""
+    termios = pytest.importorskip("termios")
+
+    class Gone(FakeSerial):
+        def reset_input_buffer(self) -> None:
+            raise termios.error(5, "Input/output error")
+
+    unit = CryoUnitPort(Gone([]), clock=FakeClock(), resource="/dev/pts/7")
+    with pytest.raises(
+        InstrumentError,
+        match=r"unit \(/dev/pts/7\): 'STATE\?': the port failed: Input/output error \(errno 5\)",
+    ):
+        unit.state()
+    unit.close()  # and closing it does not raise either
+
+
 # --- timing of slow commands ------------------------------------------------------------------
 
 
