@@ -38,15 +38,15 @@ def check_bench(bench: Any) -> list[str]:
     """Ask every instrument once: a logger block, a supply read-back, the stage's error
     queue, the unit's state; the problems found (empty when all answered)."""
     problems: list[str] = []
-    failure = getattr(getattr(bench, "recorder", None), "write_failure", None)
-    if failure:  # a hole in the record: nothing after it can be shown (a full disk)
-        problems.append(f"the run record cannot be written: {failure}")
+    hole = getattr(getattr(bench, "recorder", None), "write_failure", None)
+    if hole:  # a hole in the record: nothing after it can be shown (a full disk)
+        problems.append(f"the run record cannot be written: {hole}")
     acq = bench.acq
     if acq is not None:
         try:
             problems.extend(acq.check())
         except RecordingError as exc:  # what was read could not be journaled
-            if not failure:
+            if not hole:
                 problems.append(f"the run record cannot be written: {exc}")
     with steps.muted():
         stage = bench.stage

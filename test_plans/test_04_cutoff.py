@@ -65,9 +65,8 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
     measurements["cutoff.state"] = state
     measurements["cutoff.rearm_refused_while_cold"] = refused
     if below is None:
-        measurements.record(
-            "cutoff.rearm_refused_below", False, notes="not tried: the unit was not in CUTOFF"
-        )
+        why = "it did not cut off" if state != "CUTOFF" else "the ACK while cold was not refused"
+        measurements.record("cutoff.rearm_refused_below", False, notes=f"not tried: {why}")
     else:
         measurements.record(
             "cutoff.rearm_refused_below",
