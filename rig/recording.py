@@ -282,9 +282,9 @@ class SampleStream:
         self.name = name
         self.columns = tuple(columns)
         self.rows = 0
-        self.failure: str | None = None
-        """The first write to this stream that failed (the run cannot PASS after it)."""
         self._on_failure = on_failure
+        """Told of every write that fails (the recorder keeps the first: a run whose
+        record has a hole cannot PASS)."""
         self._closed = False
         self._dirty = False
         self._synced = time.monotonic()
@@ -366,7 +366,6 @@ class SampleStream:
 
     def _failed(self, action: str, exc: OSError) -> RecordingError:
         err = RecordingError(self.path, action, exc)
-        self.failure = self.failure or str(err)
         if self._on_failure is not None:
             self._on_failure(str(err))
         return err

@@ -23,11 +23,3 @@ def serial_problem(text: str) -> str | None:
     if SERIAL_PATTERN.fullmatch(text):
         return None
     return f"{text!r} is not a serial number ({SERIAL_RULE})"
-
-
-def check_serial(text: str) -> str:
-    """``text`` when it is a serial number; ValueError saying why not otherwise."""
-    problem = serial_problem(text)
-    if problem is not None:
-        raise ValueError(problem)
-    return text
