@@ -4,13 +4,22 @@ Measurand: ``E = I − T_s``, the unit's indication minus the temperature of the
 its sensor sees (the record's sign convention, :mod:`calibration.record`). Model::
 
     I   = Ī + δI_res + δI_rep + δI_fit
-    T_s = R̄ + C_ref + δ_drift + δ_CJC + δ_junction + δ_unif + δ_Rrep
+    T_s = R̄ + C_ref + δ_drift + δ_CJC + δ_junction + δ_unif
 
 * ``Ī`` mean of the unit's n readings over the window; ``R̄`` mean of the reference
   channel 101 over the same window, already corrected by its certificate's correction.
-  Both are exact inputs here: their scatter is carried by ``δI_rep`` and ``δ_Rrep``.
+  Both are exact inputs here: their scatter is carried by ``δI_rep``.
 * ``δI_res`` the unit's display resolution: rectangular, half-width resolution/2.
-* ``δI_rep``, ``δ_Rrep`` repeatability of the means: type A, u = sd/√n, ν = n − 1.
+* ``δI_rep`` the repeatability of **one indication**, from the n paired differences
+  ``dᵢ = Iᵢ − Rᵢ`` (each unit reading minus the reference's latest scan at or before it):
+  type A, ``u = s_d·√(1 + 1/n)``, ν = n − 1. REQ-SENS-01 judges "the corrected skin
+  reading", and the firmware acts on single readings, so the error stated is that of a
+  single indication: its scatter about the window's mean error (s_d) and the
+  uncertainty of that mean (s_d/√n). The differences are used, not the unit's readings
+  alone, because the plateau still moves within its stability band while the window is
+  read, and unit and reference move together: that common movement is not the unit's
+  scatter and cancels in ``dᵢ``. The reference's own random noise stays in s_d, which
+  is why there is no separate reference-repeatability row (it would count it twice).
 * ``δI_fit`` the fitted correction line at this point (as-left points only; as-found
   points are judged on the unit's own, unfitted correction): u = ``fit_u_c``
   (:meth:`calibration.fit.LineFit.predict`), type A, ν = ``fit_dof``. Its row is always
@@ -90,11 +99,10 @@ class PointInputs:
 
     indicated_c: float
     """Ī: mean of the unit's readings."""
-    indicated_sd_c: float
-    """Sample standard deviation of the unit's readings."""
     reference_c: float
     """R̄ = T101: mean of the reference channel, corrected by its certificate."""
-    reference_sd_c: float
+    difference_sd_c: float
+    """s_d: sample standard deviation of the n paired differences Iᵢ − Rᵢ."""
     n: int
     """Number of paired readings in the window."""
     t102_c: float
@@ -128,8 +136,7 @@ class PointInputs:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 2:
             raise ValueError(f"n = {self.n!r}: a type A evaluation needs at least 2 readings")
         for name in (
-            "indicated_sd_c",
-            "reference_sd_c",
+            "difference_sd_c",
             "cert_expanded_c",
             "drift_c_per_year",
             "years_since_cal",
@@ -257,7 +264,6 @@ def _dof_text(dof: float | None) -> str:
 
 def _components(p: PointInputs) -> list[_Component]:
     """The model's input quantities in budget order: the indication's, then the reference's."""
-    sqrt_n = math.sqrt(p.n)
     rep_dof = float(p.n - 1)
     flux = heat_flux(p)
     k_top = p.layers[0].conductivity_w_mk
@@ -278,12 +284,13 @@ def _components(p: PointInputs) -> list[_Component]:
         ),
         _type_a(
             "rep_i",
-            "unit repeatability (mean of n readings)",
+            "unit repeatability (one indication, paired with the reference)",
             "δI_rep",
             "I",
-            p.indicated_sd_c / sqrt_n,
+            p.difference_sd_c * math.sqrt(1.0 + 1.0 / p.n),
             rep_dof,
-            f"s = {p.indicated_sd_c:g} °C over n = {p.n} readings, u = s/√n",
+            f"s(I − R) = {p.difference_sd_c:g} °C over n = {p.n} pairs, u = s·√(1 + 1/n): "
+            "one indication's scatter about the mean error, and that mean's",
         ),
         _type_a(
             "fit", "fitted correction line (as-left)", "δI_fit", "I", fit_u, p.fit_dof, fit_note
@@ -333,15 +340,6 @@ def _components(p: PointInputs) -> list[_Component]:
             "T",
             abs(p.reference_c - p.t102_c),
             f"|T101 − T102| = |{p.reference_c:g} − {p.t102_c:g}| °C",
-        ),
-        _type_a(
-            "rep_r",
-            "reference repeatability (mean of n readings)",
-            "δ_Rrep",
-            "T",
-            p.reference_sd_c / sqrt_n,
-            rep_dof,
-            f"s = {p.reference_sd_c:g} °C over n = {p.n} readings, u = s/√n",
         ),
     ]
 

@@ -92,6 +92,39 @@ def _coeffs(rec: CalRecord) -> Coefficients:
     )
 
 
+def summarise_window(w: dict[str, np.ndarray], settle_s: float) -> PointWindow:
+    """One plateau's paired readings as the record keeps them.
+
+    ``w`` holds equal-length arrays: ``t``, the unit's ``raw`` and ``indicated``
+    readings, and the corrected logger channels ``ref`` (101), ``uniformity``,
+    ``depth_3mm``, ``plate`` and ``ambient`` paired with them. Besides each mean and
+    spread it keeps the spread of the paired differences ``indicated − ref``, the
+    budget's repeatability input: the plateau's slow movement, common to unit and
+    reference, cancels in it, and the unit's own scatter does not.
+    """
+
+    def sd(x: np.ndarray) -> float:
+        return float(np.std(x, ddof=1))
+
+    return PointWindow(
+        t_start_s=float(w["t"][0]),
+        t_end_s=float(w["t"][-1]),
+        n=int(w["t"].size),
+        reference_c=float(np.mean(w["ref"])),
+        reference_sd_c=sd(w["ref"]),
+        indicated_c=float(np.mean(w["indicated"])),
+        indicated_sd_c=sd(w["indicated"]),
+        difference_sd_c=sd(w["indicated"] - w["ref"]),
+        raw_c=float(np.mean(w["raw"])),
+        raw_sd_c=sd(w["raw"]),
+        uniformity_c=float(np.mean(w["uniformity"])),
+        depth_c=float(np.mean(w["depth_3mm"])),
+        plate_c=float(np.mean(w["plate"])),
+        ambient_c=float(np.mean(w["ambient"])),
+        settle_s=settle_s,
+    )
+
+
 class SkinSensorCalibration:
     """One calibration of one unit on an assembled :class:`rig.bench.Bench`.
 
@@ -202,7 +235,7 @@ class SkinSensorCalibration:
             )
         settle_s = b.clock.now() - t_start
         window = self._window(phase, nominal)
-        w = self._summarise(window, settle_s)
+        w = summarise_window(window, settle_s)
         if b.options.fixed_settle_s is not None and abs(w.reference_c - nominal) > pl.band_c:
             raise CalibrationError(
                 f"after a fixed {self.p.fixed_settle_s:g} s wait the reference surface is "
@@ -275,40 +308,20 @@ class SkinSensorCalibration:
             out[key] = b.corrected(ch, lv[idx])
         return out
 
-    def _summarise(self, w: dict[str, np.ndarray], settle_s: float) -> PointWindow:
-        def sd(x: np.ndarray) -> float:
-            return float(np.std(x, ddof=1))
-
-        return PointWindow(
-            t_start_s=float(w["t"][0]),
-            t_end_s=float(w["t"][-1]),
-            n=int(w["t"].size),
-            reference_c=float(np.mean(w["ref"])),
-            reference_sd_c=sd(w["ref"]),
-            indicated_c=float(np.mean(w["indicated"])),
-            indicated_sd_c=sd(w["indicated"]),
-            raw_c=float(np.mean(w["raw"])),
-            raw_sd_c=sd(w["raw"]),
-            uniformity_c=float(np.mean(w["uniformity"])),
-            depth_c=float(np.mean(w["depth_3mm"])),
-            plate_c=float(np.mean(w["plate"])),
-            ambient_c=float(np.mean(w["ambient"])),
-            settle_s=settle_s,
-        )
-
     def _inputs(self, w: PointWindow, fit: LineFit | None) -> PointInputs:
         station = self.bench.station
         ph = station.phantom
         cal = self.ref_entry.calibration
         fit_u = fit_dof = None
+        if w.difference_sd_c is None:  # summarise_window always sets it; schema 1.0 lacked it
+            raise CalibrationError("the point's window has no spread of paired differences")
         if fit is not None:
             _, fit_u = fit.predict(w.raw_c)
             fit_dof = fit.u_dof if math.isfinite(fit.u_dof) else None
         return PointInputs(
             indicated_c=w.indicated_c,
-            indicated_sd_c=w.indicated_sd_c,
             reference_c=w.reference_c,
-            reference_sd_c=w.reference_sd_c,
+            difference_sd_c=w.difference_sd_c,
             n=w.n,
             t102_c=w.uniformity_c,
             t103_c=w.depth_c,

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
@@ -96,6 +96,10 @@ class PointWindow(_Model):
     indicated_c: float
     """Mean of the unit's indication over the window (TEMP? corrected reading)."""
     indicated_sd_c: float
+    difference_sd_c: float | None = None
+    """Sample standard deviation of the paired differences Iᵢ − Rᵢ (unit reading minus the
+    reference's scan paired with it): the unit's repeatability in the budget (δI_rep).
+    Absent (None) only in records of schema 1.0, which predate it."""
     raw_c: float
     """Mean of the unit's uncorrected reading (RAW?) over the window."""
     raw_sd_c: float

@@ -666,7 +666,12 @@ def point_details(point: CalPoint) -> list[str]:
         f"Readings: n = {w.n}, {w.t_start_s:.0f}–{w.t_end_s:.0f} s, settled {w.settle_s:.0f} s; "
         f"t_ref {_fixed(w.reference_c, 3)} °C (s {_sig(w.reference_sd_c, 2)} °C), "
         f"t_ind {_fixed(w.indicated_c, 3)} °C (s {_sig(w.indicated_sd_c, 2)} °C), "
-        f"raw {_fixed(w.raw_c, 3)} °C",
+        f"raw {_fixed(w.raw_c, 3)} °C"
+        + (
+            ""
+            if w.difference_sd_c is None
+            else f"; t_ind − t_ref paired: s {_sig(w.difference_sd_c, 2)} °C"
+        ),
         f"Conditions: surface 10 mm off the spot {w.uniformity_c:.2f} °C, phantom 3 mm deep "
         f"{w.depth_c:.2f} °C, stage plate {w.plate_c:.2f} °C, ambient air {w.ambient_c:.1f} °C",
         f"Decision: |E| {_fixed(abs(point.error_c), d)} °C {relation} A "
@@ -1006,6 +1011,8 @@ def certificate_context(
         "run_id": record.run_id,
         "method": {k: _text(record.method.get(k)) for k in ("id", "title", "version", "summary")},
         "measurand": MEASURAND,
+        # Records before schema 1.1 budgeted the repeatability of the window's mean.
+        "single_indication": all(p.window.difference_sd_c is not None for p in record.points),
         "order": ", ".join(f"{c:g}" for c in record.order_c),
         "environment": _environment(record),
         "references": [r.model_dump() for r in record.references],

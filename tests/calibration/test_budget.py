@@ -31,7 +31,6 @@ SYMBOLS = [
     "δ_CJC",
     "δ_junction",
     "δ_unif",
-    "δ_Rrep",
 ]
 SENSITIVITY = {s: (1.0 if s.startswith("δI") else -1.0) for s in SYMBOLS}
 R3 = math.sqrt(3.0)
@@ -40,9 +39,8 @@ R3 = math.sqrt(3.0)
 def _inputs(**changes: object) -> PointInputs:
     base = PointInputs(
         indicated_c=20.07,
-        indicated_sd_c=0.02,
         reference_c=20.0,
-        reference_sd_c=0.01,
+        difference_sd_c=0.02,
         n=16,
         t102_c=20.04,
         t103_c=20.5,
@@ -113,8 +111,7 @@ def test_certificate_with_stated_dof_is_a_t_row() -> None:
 def test_type_a_rows() -> None:
     rows = _rows(point_budget(_inputs(fit_u_c=0.015, fit_dof=4)))
     for sym, u, dof in (
-        ("δI_rep", 0.02 / 4, 15.0),
-        ("δ_Rrep", 0.01 / 4, 15.0),
+        ("δI_rep", 0.02 * math.sqrt(1 + 1 / 16), 15.0),  # one indication: s·√(1 + 1/n)
         ("δI_fit", 0.015, 4),
     ):
         row = rows[sym]
@@ -150,10 +147,9 @@ def test_rows_agree_with_gtc_reporting_budget() -> None:
 
 
 def test_welch_satterthwaite_against_a_hand_calculation() -> None:
-    """Only three finite-dof rows; ν_eff = u_c⁴ / Σ u_i⁴/ν_i written out by hand."""
+    """Only two finite-dof rows; ν_eff = u_c⁴ / Σ u_i⁴/ν_i written out by hand."""
     p = _inputs(
-        indicated_sd_c=0.04,  # u = 0.01, ν = 15
-        reference_sd_c=0.02,  # u = 0.005, ν = 15
+        difference_sd_c=0.04 / math.sqrt(17),  # u = s·√(17/16) = 0.01, ν = 15
         fit_u_c=0.02,  # ν = 4
         fit_dof=4,
         cert_expanded_c=0.06,  # u = 0.03, ν = ∞
@@ -165,19 +161,34 @@ def test_welch_satterthwaite_against_a_hand_calculation() -> None:
         resolution_c=0.002 * R3 * 2,  # a = 0.002√3 → u = 0.002
     )
     b = point_budget(p)
-    u_c2 = 0.01**2 + 0.005**2 + 0.02**2 + 0.03**2 + 0.002**2  # = 0.001429
+    u_c2 = 0.01**2 + 0.02**2 + 0.03**2 + 0.002**2  # = 0.001404
     assert b.combined_standard_uncertainty_c == pytest.approx(math.sqrt(u_c2), rel=1e-12)
-    # ν_eff = 0.001429² / (1e-8/15 + 6.25e-10/15 + 1.6e-7/4) = 2.042041e-6 / 4.0708333e-8
-    nu = u_c2**2 / (0.01**4 / 15 + 0.005**4 / 15 + 0.02**4 / 4)
+    # ν_eff = 0.001404² / (1e-8/15 + 1.6e-7/4) = 1.971216e-6 / 4.0666667e-8
+    nu = u_c2**2 / (0.01**4 / 15 + 0.02**4 / 4)
     assert b.effective_dof == pytest.approx(nu, rel=1e-10)
-    assert b.effective_dof == pytest.approx(50.16273, abs=1e-5)
+    assert b.effective_dof == pytest.approx(48.47252, abs=1e-5)
     k = stats.t.ppf(0.975, nu)
     assert b.coverage_factor == pytest.approx(k, rel=1e-10)
     assert b.expanded_uncertainty_c == pytest.approx(k * math.sqrt(u_c2), rel=1e-10)
 
 
+def test_a_noisy_indication_cannot_be_shown_to_conform() -> None:
+    """REQ-SENS-01 judges each corrected reading: one whose scatter about the mean error is
+    0.3 °C (ten times a nominal sensor's) has U > 0.5 °C, so the point FAILs even when the
+    mean error is 0. Budgeted as the mean's repeatability (s/√n) it passed."""
+    from calibration.decision import decide
+
+    noisy = point_budget(_inputs(indicated_c=20.0, difference_sd_c=0.3, n=20))
+    rep = _rows(noisy)["δI_rep"]
+    assert rep.standard_uncertainty == pytest.approx(0.3 * math.sqrt(21 / 20), rel=1e-12)
+    assert noisy.expanded_uncertainty_c > 0.6
+    assert decide(0.0, noisy).result == "FAIL"
+    nominal = point_budget(_inputs(indicated_c=20.0, difference_sd_c=0.03, n=20))
+    assert decide(0.0, nominal).result == "PASS"
+
+
 def test_only_infinite_dof_gives_none_and_k_1_96() -> None:
-    b = point_budget(_inputs(indicated_sd_c=0.0, reference_sd_c=0.0))
+    b = point_budget(_inputs(difference_sd_c=0.0))
     assert b.effective_dof is None
     assert b.coverage_factor == pytest.approx(1.959963984540054)
 
@@ -240,7 +251,7 @@ def test_years_between() -> None:
     ("change", "message"),
     [
         ({"n": 1}, "n = 1"),
-        ({"indicated_sd_c": -0.1}, "indicated_sd_c = -0.1"),
+        ({"difference_sd_c": -0.1}, "difference_sd_c = -0.1"),
         ({"reference_c": math.nan}, "reference_c = nan"),
         ({"cert_k": 0.0}, "cert_k = 0.0"),
         ({"cert_dof": 0.5}, "cert_dof = 0.5"),

@@ -87,6 +87,9 @@ def test_nominal_as_found_adjusted_as_left(nominal) -> None:
     for p in left:
         assert abs(p.error_c) <= 0.5, p
         assert p.budget.expanded_uncertainty_c <= 0.25, p
+        # δI_rep is one reading's scatter about the mean error: a nominal sensor's 0.03 °C
+        # noise, and the reference's, not the plateau's movement (common to both).
+        assert p.window.difference_sd_c is not None and p.window.difference_sd_c < 0.06, p
         assert p.budget.coverage_probability == 0.95
         assert p.decision.result == "PASS"
         # The plateau is where the protocol put it, and the reference measured it.
@@ -109,7 +112,7 @@ def test_reference_uncertainty_is_realistic_for_a_type_t_system(nominal) -> None
         cal = [r for r in p.budget.rows if "calibration" in r.name.lower() and r.type == "B"]
         assert cal, [r.name for r in p.budget.rows]
         assert max(r.standard_uncertainty for r in cal) == pytest.approx(ref["u_c"], rel=1e-9)
-        assert len(rows) >= 9
+        assert len(rows) == 8  # calibration/budget.py: the model has eight inputs
 
 
 def test_cal01_shown_after_power_cycle_and_reboot(nominal) -> None:
@@ -163,6 +166,26 @@ def test_out_of_adjustment_unit_fails_sens01_with_the_reason(tmp_path: Path) -> 
     assert rec.memory.written.gain == rec.as_found_coefficients.gain
     # A certificate still states the non-conformity.
     assert Path(summary["certificate"]["pdf"]).is_file()
+
+
+def test_a_noisy_skin_sensor_fails_sens01(tmp_path: Path) -> None:
+    """Readings scattering 0.3 °C (ten times nominal): the mean errors are within ±0.2 °C,
+    but about one reading in nine is more than 0.5 °C off, and REQ-SENS-01 judges each
+    reading. Before the budget took one indication's scatter, this unit PASSed."""
+    profile = tmp_path / "noisy.yaml"
+    profile.write_text("serial: SIM-Q-0010\nparams: {sensor_noise_c: 0.3}\n", encoding="utf-8")
+    proc, summary = calibrate(
+        tmp_path / "out", "--serial", "SIM-Q-0010", "--unit-profile", str(profile)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert summary["requirements"]["REQ-SENS-01"] == "FAIL"
+    left = record_of(summary).phase("as_left")
+    assert len(left) == len(POINTS)
+    for p in left:
+        assert abs(p.error_c) < 0.25, p
+        assert p.window.difference_sd_c is not None and p.window.difference_sd_c > 0.2
+        assert p.budget.expanded_uncertainty_c > 0.5
+        assert p.decision.result == "FAIL"
 
 
 def test_a_unit_that_is_not_the_one_named_gets_no_certificate(tmp_path: Path) -> None:

@@ -198,6 +198,7 @@ def _point(phase: str, nominal: float, error: float, start: float) -> CalPoint:
         reference_sd_c=0.006,
         indicated_c=indicated,
         indicated_sd_c=0.012,
+        difference_sd_c=0.011,
         raw_c=raw,
         raw_sd_c=0.012,
         uniformity_c=reference - 0.02,
@@ -486,6 +487,10 @@ REQUIRED: dict[str, list[str]] = {
         "After REBOOT 1.025400 -0.5873",
         "identical",
     ],
+    "uncertainty of one indication (REQ-SENS-01 judges each reading)": [
+        "expanded uncertainty of E for a single indication",
+        "t_ind − t_ref paired: s 0.011 °C",
+    ],
     "uncertainty budget": [
         "reference system calibration",
         "δt_cal",
@@ -534,6 +539,18 @@ def test_results_rows_are_rounded_to_the_stated_uncertainty(texts: dict[str, str
         cells += [f"{point.error_c:+.{decimals}f}", u]
         for medium in ("html", "pdf"):
             assert " ".join(cells) + " " in texts[medium], (medium, point.phase, cells)
+
+
+def test_a_record_before_schema_1_1_is_not_said_to_cover_one_indication(tmp_path: Path) -> None:
+    """Schema 1.0 records budgeted the repeatability of the window's mean: re-issued, their
+    certificate must not claim U covers a single reading."""
+    record = build_record()
+    old = [p.model_copy(update={"window": p.window.model_copy(update={"difference_sd_c": None})})
+           for p in record.points]  # fmt: skip
+    run = make_run(tmp_path / "run", record.model_copy(update={"points": old}))
+    text = html_text(issue_certificate(run, issued=ISSUED).html)
+    assert "U: expanded uncertainty of E, the combined" in text
+    assert "single indication" not in text and "paired: s" not in text
 
 
 def test_figure_is_embedded(issued: CertificatePaths) -> None:
