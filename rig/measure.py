@@ -143,7 +143,13 @@ class Measurements:
         if failed:
             lines = [
                 f"{r.req} {r.name} = {_fmt(r.value)}{' ' + r.unit if r.unit else ''}"
-                f" (limit {r.limit_text})"
+                # A guarded limit fails values inside it when U is large: say what U was.
+                + (
+                    ""
+                    if r.uncertainty is None
+                    else f", U = {_fmt(r.uncertainty)}{' ' + r.unit if r.unit else ''}"
+                )
+                + f" (limit {r.limit_text})"
                 for r in failed
             ]
             raise LimitFailure("outside limits:\n  " + "\n  ".join(lines))

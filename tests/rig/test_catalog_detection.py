@@ -46,6 +46,9 @@ def test_every_catalog_defect_fails_on_the_requirement_it_breaks(tmp_path: Path)
     # whose memory loses the coefficients fails REQ-CAL-01.
     assert by_name["sensor-out-of-adjustment"].requirements["REQ-SENS-01"] == "FAIL"
     assert by_name["failing-calibration-memory"].requirements["REQ-CAL-01"] == "FAIL"
+    # A sensor whose readings scatter ten times nominal adjusts out on average, but the
+    # budget takes one reading's scatter: REQ-SENS-01, and nothing else.
+    assert by_name["noisy-sensor"].failed == ["REQ-SENS-01"]
     # Each failed unit's reason (run.json, the MES line, the report's banner) names the
     # measurements outside limits, not only "outside limits:".
     for r in results:

@@ -47,6 +47,24 @@ def test_the_run_s_reason_names_the_measurements_outside_limits() -> None:
     assert "\n" not in reason
 
 
+def test_a_guarded_failure_inside_the_tolerance_gives_its_u() -> None:
+    """0.03 °C inside ±0.5 °C fails a guarded limit when U = 0.63 °C: the line says so."""
+    lim = Limit(
+        "sens.as_left_error_02c", "REQ-SENS-01", "as-left error", "°C", -0.5, 0.5, None,
+        guard="expanded_uncertainty",
+    )  # fmt: skip
+    m = Measurements(
+        (lim.name,), {lim.name: lim}, test="t.py::test_cal", now=lambda: 0.0, sink=lambda r: None
+    )
+    m.record(lim.name, 0.0305, uncertainty=0.631)
+    with pytest.raises(LimitFailure) as info:
+        m.conclude()
+    assert (
+        "REQ-SENS-01 sens.as_left_error_02c = 0.0305 °C, U = 0.631 °C "
+        "(limit -0.5–0.5 °C, guard band U)" in str(info.value)
+    )
+
+
 def test_a_one_line_reason_stays_as_it_is() -> None:
     book = RunBook()
     book.test("t.py::test_x", ())
