@@ -220,6 +220,7 @@ def _station_run(
         # A unit does not leave the line calibrated without its certificate.
         outcome.verdict = "ERROR"
         outcome.reason = outcome.certificate_note
+        _record_release_error(outcome, console, report=report and not interrupted)
     print_verdict(console, outcome)
     if as_json:
         data = outcome.mes()
@@ -228,6 +229,26 @@ def _station_run(
     global _station_run_done
     _station_run_done = True
     raise typer.Exit(EXIT.get(outcome.verdict, 2))
+
+
+def _record_release_error(outcome: Any, console: Any, *, report: bool) -> None:
+    """The plan passed but the unit is not released: make run.json (and the EOL report
+    drawn from it) say ERROR, as the MES line will, with the plan's PASS kept in it."""
+    from rig.recording import RecordingError, amend_status
+    from rig.runner import render_report
+
+    if not outcome.run_dir:
+        return
+    try:
+        amend_status(outcome.run_dir, "ERROR", outcome.reason)
+    except (RecordingError, ValueError) as exc:
+        console.print(f"[yellow]run.json not amended to ERROR: {exc}[/yellow]")
+        return
+    if report and outcome.report:
+        try:
+            render_report(outcome)
+        except Exception as exc:  # the verdict stands even if the report cannot be redrawn
+            console.print(f"[yellow]report not redrawn: {exc}[/yellow]")
 
 
 @app.command("run", short_help="The whole EOL plan on one unit, with its certificate.")

@@ -64,6 +64,7 @@ __all__ = [
     "RunRecorder",
     "SampleStream",
     "SoftwareIdentity",
+    "amend_status",
     "load_run",
     "software_identity",
 ]
@@ -739,6 +740,32 @@ class RunRecorder:
         else:
             reason = "the run ended without a verdict"
         self.finish("ERROR", reason=reason)
+
+
+def amend_status(run_dir: str | Path, status: RunStatus, reason: str) -> None:
+    """Change a finished run's verdict afterwards, keeping the one it replaces.
+
+    The station decides a unit's release after the plan: a PASS whose calibration
+    certificate could not be issued does not leave the line, so the MES line says ERROR,
+    and run.json must say the same. The plan's own verdict and reason are kept under
+    ``amended`` with the time and why. Rewritten atomically, like every run.json.
+    """
+    if status not in _FINAL:
+        raise ValueError(f"run status {status!r} is not one of {_FINAL}")
+    path = Path(run_dir) / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RecordingError(path, "read", exc) from exc
+    if meta.get("status") not in _FINAL:
+        raise ValueError(f"{path}: status {meta.get('status')!r}: only a finished run is amended")
+    meta["amended"] = {
+        "status": meta["status"],
+        "reason": meta.get("reason"),
+        "at": _utc_iso(_dt.datetime.now(_dt.UTC)),
+    }
+    meta.update(status=status, reason=reason)
+    _atomic_write(path, (_dumps(meta, indent=2) + "\n").encode())
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -453,3 +453,36 @@ def test_json_is_plain_text(tmp_path: Path) -> None:
     rec = RunRecorder.create(_meta(extra={"path": Path("/a"), "when": NOW}), tmp_path, now=NOW)
     doc = json.load(io.StringIO((rec.dir / "run.json").read_text()))
     assert doc["extra"] == {"path": "/a", "when": "2026-05-01T12:30:45+00:00"}
+
+
+def test_a_pass_that_is_not_released_is_amended_to_error_keeping_the_pass(
+    tmp_path: Path,
+) -> None:
+    """`cryorig run` turns a PASS without its certificate into ERROR on the MES line; the
+    run's record said PASS all the same until run.json could be amended."""
+    from rig.cli import _record_release_error
+    from rig.recording import amend_status
+    from rig.runner import RunOutcome
+
+    rec = RunRecorder.create(_meta(), tmp_path, now=NOW)
+    rec.finish("PASS", requirements={"REQ-SENS-01": "PASS"})
+    why = "no certificate issued: the reference is overdue"
+    outcome = RunOutcome(
+        "SN-1", "ERROR", {"REQ-SENS-01": "PASS"}, [], str(rec.dir), None, reason=why
+    )
+    _record_release_error(outcome, console=None, report=False)
+    run = load_run(rec.dir)
+    assert run.status == "ERROR" and run.meta["reason"] == why
+    assert run.meta["amended"]["status"] == "PASS" and run.meta["amended"]["reason"] is None
+    assert run.meta["requirements"] == {"REQ-SENS-01": "PASS"}
+    with pytest.raises(ValueError, match="not one of"):
+        amend_status(rec.dir, "MAYBE", "x")  # type: ignore[arg-type]
+
+
+def test_a_run_still_running_is_not_amended(tmp_path: Path) -> None:
+    from rig.recording import amend_status
+
+    rec = RunRecorder.create(_meta(), tmp_path, now=NOW)
+    with pytest.raises(ValueError, match="only a finished run is amended"):
+        amend_status(rec.dir, "ERROR", "x")
+    rec.finish("ERROR", reason="test over")
