@@ -15,6 +15,8 @@ A unit whose threshold has drifted low is caught by the first (its log crosses
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,7 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         unit.service_cool(p.cool_max_s)
         state = bench.wait_cooling_end(p.cutoff_timeout_s, poll_s=0.25)
         refused = False
-        below: tuple[float, bool] | None = None
+        below: RearmProbe | None = None
         if state == "CUTOFF":  # at once, while the spot is still cold
             try:
                 unit.ack()
@@ -68,11 +70,7 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         why = "it did not cut off" if state != "CUTOFF" else "the ACK while cold was not refused"
         measurements.record("cutoff.rearm_refused_below", False, notes=f"not tried: {why}")
     else:
-        measurements.record(
-            "cutoff.rearm_refused_below",
-            below[1],
-            notes=f"ACK {'refused' if below[1] else 'accepted'} at a reading of {below[0]:.2f} °C",
-        )
+        measurements.record("cutoff.rearm_refused_below", below.refused, notes=below.note())
 
     bench.acq.poll_unit()
     t_log, reading, _ = bench.acq.unit_log(t_start, t_cut)
@@ -113,36 +111,62 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
     measurements["safety.min_surface_cutoff"] = bench.surface_min(t_start, clock.now())
 
 
-def _left_cutoff(below: tuple[float, bool] | None) -> str | None:
-    if below is not None and not below[1]:
-        return f"not tried: the unit had re-armed already, at {below[0]:.2f} °C"
+def _left_cutoff(below: RearmProbe | None) -> str | None:
+    if below is not None and not below.refused:
+        return f"not tried: the unit had re-armed already, at {below.last_c:.2f} °C"
     return None
 
 
-def _ack_just_below_rearm(unit, clock, p) -> tuple[float, bool]:
-    """Poll the reading as the spot warms; at the first one in ``rearm_probe_c`` (just
-    below the re-arm temperature) acknowledge once. (reading, refused)."""
+@dataclass(frozen=True)
+class RearmProbe:
+    """The acknowledgements tried while the reading rose through the probe band."""
+
+    first_c: float
+    last_c: float
+    """The reading at the last ACK: the one accepted, if one was."""
+    acks: int
+    refused: bool
+    """Every ACK refused."""
+
+    def note(self) -> str:
+        if not self.refused:
+            return f"ACK accepted at a reading of {self.last_c:.2f} °C (ACK {self.acks})"
+        return f"{self.acks} ACKs refused at readings of {self.first_c:.2f}–{self.last_c:.2f} °C"
+
+
+def _ack_just_below_rearm(unit, clock, p) -> RearmProbe:
+    """Poll the reading as the spot warms and acknowledge at every poll that finds it in
+    ``rearm_probe_c`` (just below the re-arm temperature): each must be refused.
+
+    Every poll, not only the first: one ACK at the band's bottom (cutoff 1.1.0) let a
+    unit that re-arms at 7.5 or 7.9 °C pass, because the spot had not got there yet."""
     low, high = p.rearm_probe_c
     deadline = clock.now() + p.rearm_timeout_s
-    last = None
+    last: str | None = None
+    tried: list[float] = []
     while clock.now() < deadline:
         reading = unit.temperature_c()
         if reading >= high:
+            if tried:
+                return RearmProbe(tried[0], tried[-1], len(tried), True)
             raise RigError(
                 f"the unit's reading went from {last} to {reading:.2f} °C between two polls "
                 f"{p.rearm_probe_poll_s:g} s apart: no acknowledgement could be tried in "
                 f"{low}–{high} °C, just below the re-arm temperature"
             )
         if reading >= low:
+            tried.append(reading)
             try:
                 unit.ack()
             except UnitCommandError as exc:
                 if exc.code != "E4":
                     raise
-                return reading, True
-            return reading, False
+            else:
+                return RearmProbe(tried[0], reading, len(tried), False)
         last = f"{reading:.2f}"
         clock.sleep(p.rearm_probe_poll_s)
+    if tried:
+        return RearmProbe(tried[0], tried[-1], len(tried), True)
     raise RigError(
         f"the unit's reading did not reach {low} °C within {p.rearm_timeout_s:g} s of the cutoff"
     )

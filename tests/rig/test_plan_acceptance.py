@@ -127,6 +127,14 @@ def test_a_link_that_garbles_one_reply_in_fifty_fails_id_01(tmp_path: Path) -> N
             "REQ-SAFE-01",
             "cutoff.rearm_refused_below",
         ),
+        # Re-arms at 7.5 °C: refuses the ACKs at 2 and 7.1 °C (cutoff 1.1.0 passed it).
+        (
+            "test_04_cutoff.py::test_cutoff",
+            "cutoff_rearm_c",
+            7.5,
+            "REQ-SAFE-01",
+            "cutoff.rearm_refused_below",
+        ),
     ],
 )
 def test_a_unit_a_little_outside_the_requirement_fails_the_step(
