@@ -410,7 +410,17 @@ def _finish(rs: RigSession) -> None:
         rs.injector = None
     if rs.terminated:
         rs.book.aborted = rs.terminated
-        _trace(b, {"kind": "stop_signal", "t": b.clock.now(), "reason": rs.terminated})
+        # Signals that came while the bench was being made safe were noted, not obeyed:
+        # the record says how many, so a reviewer sees the operator pressed again.
+        _trace(
+            b,
+            {
+                "kind": "stop_signal",
+                "t": b.clock.now(),
+                "reason": rs.terminated,
+                "ignored_while_stopping": rs.late_signals,
+            },
+        )
     status = rs.book.status()
     counts = {
         "tests": len(rs.book.tests),

@@ -258,6 +258,9 @@ def test_a_stop_signal_mid_treatment_leaves_the_bench_safe_and_the_run_error(
     assert "test_shock: ERROR" in run.meta["reason"]
     assert run.meta["requirements"]["REQ-COOL-01"] == "ERROR"
     assert any(e.get("kind") == "safe_state" for e in run.trace)
+    stops = [e for e in run.trace if e.get("kind") == "stop_signal"]
+    assert len(stops) == 1 and stops[0]["reason"].startswith(reason)
+    assert stops[0]["ignored_while_stopping"] == 0  # one signal sent
     counts = run.meta["counts"]
     assert counts["acquired"]["logger"] == counts["samples"]["logger"] > 0
     assert len(run.samples["logger"]) == counts["samples"]["logger"]
