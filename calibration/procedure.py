@@ -128,9 +128,9 @@ def summarise_window(w: dict[str, np.ndarray], settle_s: float) -> PointWindow:
 class SkinSensorCalibration:
     """One calibration of one unit on an assembled :class:`rig.bench.Bench`.
 
-    ``record_measurement(name, value, uncertainty=None, notes=None)`` receives the
-    verdict-bearing results (the test's :class:`rig.measure.Measurements`), so the
-    EOL verdict and the certificate come from the same numbers.
+    ``record_measurement(name, value, uncertainty=None, coverage_factor=None, notes=None)``
+    receives the verdict-bearing results (the test's :class:`rig.measure.Measurements`),
+    so the EOL verdict and the certificate come from the same numbers.
     """
 
     def __init__(
@@ -268,6 +268,7 @@ class SkinSensorCalibration:
                 f"sens.as_left_error_{round(nominal):02d}c",
                 round(error, 4),
                 uncertainty=budget.expanded_uncertainty_c,
+                coverage_factor=budget.coverage_factor,
                 notes=(
                     f"reference {w.reference_c:.3f} °C, "
                     f"U = {budget.expanded_uncertainty_c:.3f} °C "
@@ -357,16 +358,21 @@ class SkinSensorCalibration:
         if not o_lo <= offset <= o_hi:
             reasons.append(f"offset {offset:+.3f} °C outside {o_lo:+g}…{o_hi:+g} °C")
         reason = "; ".join(reasons)
+        from GTC import reporting
+
+        k = float(reporting.k_factor(fit.u_dof, 95))  # Student t, ν = n − 2 (∞ weighted)
         self.measure(
             "sens.fit_gain",
             gain,
-            uncertainty=fit.u_gain,
+            uncertainty=k * fit.u_gain,
+            coverage_factor=k,
             notes="not adjustable: " + reason if reasons else None,
         )
         self.measure(
             "sens.fit_offset",
             offset,
-            uncertainty=fit.u_offset_c,
+            uncertainty=k * fit.u_offset_c,
+            coverage_factor=k,
             notes="not adjustable: " + reason if reasons else None,
         )
         self._update(fit=fit.to_record(), adjustable=not reasons, adjustment_reason=reason)

@@ -218,6 +218,7 @@ def _measurement_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         unit = "" if is_missing(r.get("unit")) else str(r.get("unit"))
         uncertainty = None if is_missing(r.get("uncertainty")) else r.get("uncertainty")
+        k = None if is_missing(r.get("coverage_factor")) else r.get("coverage_factor")
         rows.append(
             {
                 "name": _text(r.get("name")),
@@ -226,7 +227,7 @@ def _measurement_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "value": format_value(r.get("value"), uncertainty),
                 "unit": unit,
                 "limit": _text(r.get("limit_text")),
-                "uncertainty": format_uncertainty(uncertainty, unit),
+                "uncertainty": format_uncertainty(uncertainty, unit, k),
                 "verdict": _text(r.get("verdict")),
                 "notes": "" if is_missing(r.get("notes")) else str(r.get("notes")),
             }

@@ -83,13 +83,15 @@ def format_value(value: Any, uncertainty: Any = None) -> str:
     return str(value)
 
 
-def format_uncertainty(uncertainty: Any, unit: str = "") -> str:
-    """``± U unit`` with two significant digits, or empty when none was given."""
+def format_uncertainty(uncertainty: Any, unit: str = "", k: Any = None) -> str:
+    """``± U unit (k = 2)`` with two significant digits, or empty when none was given."""
     u = _as_float(uncertainty)
     if u is None or not math.isfinite(u) or u <= 0:
         return ""
     text = f"± {u:.{_decimals_for(u)}f}"
-    return f"{text} {unit}".rstrip()
+    kf = _as_float(k)
+    suffix = f" (k = {kf:.3g})" if kf is not None and math.isfinite(kf) else ""
+    return f"{text} {unit}".rstrip() + suffix
 
 
 def verdict_class(verdict: Any) -> str:

@@ -84,7 +84,7 @@ class UnitResult:
     values: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     uncertainties: dict[str, float] = field(default_factory=dict)
-    """The standard uncertainty recorded with a value, where the plan gives one."""
+    """The standard uncertainty u = U/k of a value (from its record), where the plan gives one."""
 
 
 def plan_units(n: int, seed: int) -> list[FleetUnit]:
@@ -187,9 +187,16 @@ def _from_record(
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
         values[m["name"]] = float(v)
-        u = m.get("uncertainty")
-        if isinstance(u, int | float) and not isinstance(u, bool) and math.isfinite(u):
-            uncertainties[m["name"]] = float(u)
+        # The record holds the expanded U and its k (rig.measure); the study wants u.
+        big_u, k = m.get("uncertainty"), m.get("coverage_factor")
+        if (
+            all(
+                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                for x in (big_u, k)
+            )
+            and k > 0
+        ):
+            uncertainties[m["name"]] = float(big_u) / float(k)
     return steps, values, uncertainties
 
 

@@ -45,7 +45,10 @@ class MeasuredValue:
     test: str
     t: float
     uncertainty: float | None = None
+    """The expanded uncertainty U of the value (about 95 %), at ``coverage_factor``."""
     notes: str | None = None
+    coverage_factor: float | None = None
+    """k of ``uncertainty`` (U = k·u): given whenever an uncertainty is."""
 
     def as_record(self) -> dict[str, Any]:
         rec = asdict(self)
@@ -107,9 +110,23 @@ class Measurements:
         value: Any,
         *,
         uncertainty: float | None = None,
+        coverage_factor: float | None = None,
         notes: str | None = None,
     ) -> MeasuredValue:
+        """Record a value against its declared limit. ``uncertainty`` is its expanded
+        uncertainty U, and ``coverage_factor`` the k it was expanded with: one meaning
+        for every record, since a guarded limit, the report's ± and the fleet study's
+        resolution rule (u = U/k) all read it."""
         lim = self._declared(name)
+        if (uncertainty is None) != (coverage_factor is None):
+            raise ValueError(
+                f"{self.test}: {name}: an uncertainty is recorded with its coverage factor "
+                f"(U = {uncertainty!r}, k = {coverage_factor!r})"
+            )
+        if coverage_factor is not None and not (
+            math.isfinite(coverage_factor) and coverage_factor >= 1.0
+        ):
+            raise ValueError(f"{self.test}: {name}: coverage factor k = {coverage_factor!r}")
         if hasattr(value, "item"):  # numpy scalars
             value = value.item()
         result = MeasuredValue(
@@ -126,6 +143,7 @@ class Measurements:
             t=self._now(),
             uncertainty=uncertainty,
             notes=notes,
+            coverage_factor=coverage_factor,
         )
         self.results[name] = result
         self._sink(result.as_record())
@@ -148,6 +166,7 @@ class Measurements:
                     ""
                     if r.uncertainty is None
                     else f", U = {_fmt(r.uncertainty)}{' ' + r.unit if r.unit else ''}"
+                    f" (k = {_fmt(r.coverage_factor)})"
                 )
                 + f" (limit {r.limit_text})"
                 for r in failed

@@ -84,7 +84,7 @@ _MEAS_VERDICTS = ("PASS", "FAIL", "ERROR")
 
 MEASUREMENT_FIELDS = ("name", "req", "value", "unit", "low", "high", "verdict", "test", "t")
 """Required fields of a measurement record, in column order."""
-MEASUREMENT_OPTIONAL = ("uncertainty", "notes")
+MEASUREMENT_OPTIONAL = ("uncertainty", "coverage_factor", "notes")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RESERVED = {"run.json", "measurements.jsonl", "trace.jsonl", "station.yaml", "samples"}

@@ -83,7 +83,9 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         # seconds after the factory one is crossed, and that is what gets measured.
         stop = flow_stop(t_ref, ref, after=cross.value - 0.05, search_s=t_cut - cross.value)
         lat = latency(cross, stop)
-        measurements.record("cutoff.close_latency", lat.value, uncertainty=lat.u)
+        measurements.record(
+            "cutoff.close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=Timed.K
+        )
     else:
         measurements.record(
             "cutoff.close_latency", float("inf"), notes="the reading never fell to the threshold"

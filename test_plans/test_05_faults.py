@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.analysis.safety import command_time, flow_stop, latency
+from rig.analysis.safety import Timed, command_time, flow_stop, latency
 from rig.measure import measures
 
 
@@ -48,7 +48,12 @@ def test_sensor_faults(bench, unit, clock, protocols, measurements):
         t_action, t_end = _cool_then(bench, unit, clock, p, lambda c=code: unit.inject_fault(c))
         lat = _fault_latency(bench, t_action, t_end)
         key = code.lower()
-        measurements.record(f"sensor.{key}_close_latency", lat.value, uncertainty=lat.u)
+        measurements.record(
+            f"sensor.{key}_close_latency",
+            lat.value,
+            uncertainty=lat.expanded,
+            coverage_factor=Timed.K,
+        )
         measurements[f"sensor.{key}_fault"] = unit.state().fault
         bench.ensure_idle()
 
@@ -65,7 +70,9 @@ def test_undervoltage(bench, unit, clock, protocols, measurements, supply):
             bench, unit, clock, p, lambda: setattr(supply, "voltage_setpoint_v", p.undervoltage_v)
         )
         lat = _fault_latency(bench, t_action, t_end)
-        measurements.record("power.uv_close_latency", lat.value, uncertainty=lat.u)
+        measurements.record(
+            "power.uv_close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=Timed.K
+        )
         supply.voltage_setpoint_v = p.recover_v
         t_back = clock.now()
         with bench.scan(p.acquisition):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,10 +27,13 @@ class Timed:
     value: float
     u: float
 
+    K: ClassVar[float] = 2.0
+    """The coverage factor of :attr:`expanded`."""
+
     @property
     def expanded(self) -> float:
         """U at k = 2 (about 95 % for the near-rectangular combinations here)."""
-        return 2.0 * self.u
+        return self.K * self.u
 
 
 def _rect(width: float) -> float:

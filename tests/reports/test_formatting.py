@@ -42,6 +42,8 @@ def test_an_uncertainty_fixes_the_last_digit() -> None:
     assert format_number(12.6017989, 0.25) == "12.60"
     assert format_number(812.4, 12.0) == "812"
     assert format_uncertainty(0.0512, "°C") == "± 0.051 °C"
+    assert format_uncertainty(0.0082, "s", 2.0) == "± 0.0082 s (k = 2)"
+    assert format_uncertainty(0.139, "°C", 1.9693) == "± 0.14 °C (k = 1.97)"
     assert format_uncertainty(None) == ""
     assert format_uncertainty(float("nan")) == ""
 

@@ -116,3 +116,28 @@ def test_the_study_s_exit_status() -> None:
     assert study_exit_status(summary({"detected": 14, "not judged (ERROR)": 1})) == 2
     assert study_exit_status(summary({"detected": 15}, errors=1)) == 2
     assert study_exit_status(summary({})) == 0  # no defects asked for, none missed
+
+
+def test_the_study_reads_u_as_the_record_s_u_over_k(tmp_path) -> None:
+    """The resolution rule compares the spread with the standard uncertainty u = U/k."""
+    import json
+
+    from rig.fleet import _from_record
+
+    (tmp_path / "trace.jsonl").write_text(
+        '{"kind": "test_start", "test": "p.py::test_cutoff", "t": 10.0}\n'
+        '{"kind": "test_end", "test": "p.py::test_cutoff", "t": 310.0}\n'
+    )
+    rows = [
+        {"name": "cutoff.close_latency", "value": 0.03, "uncertainty": 0.008,
+         "coverage_factor": 2.0},
+        {"name": "sens.as_left_error_02c", "value": 0.01, "uncertainty": 0.139,
+         "coverage_factor": 1.969},
+        {"name": "cutoff.state", "value": "CUTOFF"},
+    ]  # fmt: skip
+    (tmp_path / "measurements.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    steps, values, us = _from_record(tmp_path)
+    assert steps == {"test_cutoff": 300.0}
+    assert values == {"cutoff.close_latency": 0.03, "sens.as_left_error_02c": 0.01}
+    assert us["cutoff.close_latency"] == pytest.approx(0.004)
+    assert us["sens.as_left_error_02c"] == pytest.approx(0.139 / 1.969)

@@ -56,13 +56,29 @@ def test_a_guarded_failure_inside_the_tolerance_gives_its_u() -> None:
     m = Measurements(
         (lim.name,), {lim.name: lim}, test="t.py::test_cal", now=lambda: 0.0, sink=lambda r: None
     )
-    m.record(lim.name, 0.0305, uncertainty=0.631)
+    m.record(lim.name, 0.0305, uncertainty=0.631, coverage_factor=1.97)
     with pytest.raises(LimitFailure) as info:
         m.conclude()
     assert (
-        "REQ-SENS-01 sens.as_left_error_02c = 0.0305 °C, U = 0.631 °C "
+        "REQ-SENS-01 sens.as_left_error_02c = 0.0305 °C, U = 0.631 °C (k = 1.97) "
         "(limit -0.5–0.5 °C, guard band U)" in str(info.value)
     )
+
+
+def test_an_uncertainty_is_recorded_with_its_coverage_factor() -> None:
+    """U and k travel together: a guarded limit, the report's ± and the fleet's u = U/k
+    read the same field, which once held u for latencies and U for the calibration."""
+    lim = Limit("cutoff.close_latency", "REQ-SAFE-01", "latency", "s", None, 0.2, None)
+    records: list[dict] = []
+    m = Measurements(
+        (lim.name,), {lim.name: lim}, test="t.py::test_c", now=lambda: 0.0, sink=records.append
+    )
+    with pytest.raises(ValueError, match="with its coverage factor"):
+        m.record(lim.name, 0.03, uncertainty=0.008)
+    with pytest.raises(ValueError, match=r"coverage factor k = 0\.5"):
+        m.record(lim.name, 0.03, uncertainty=0.008, coverage_factor=0.5)
+    m.record(lim.name, 0.03, uncertainty=0.008, coverage_factor=2.0)
+    assert records[-1]["uncertainty"] == 0.008 and records[-1]["coverage_factor"] == 2.0
 
 
 def test_a_one_line_reason_stays_as_it_is() -> None:
