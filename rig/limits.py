@@ -93,6 +93,14 @@ class Limit:
         acceptance zone by U at each bound."""
         if self.expect is not None:
             return PASS if value == self.expect else FAIL
+        if value is None or isinstance(value, bool):
+            return FAIL
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return FAIL
+        if not math.isfinite(x):  # no close, no value: nothing to guard
+            return FAIL
         guard = 0.0
         if self.guard == "expanded_uncertainty":
             if uncertainty is None or not math.isfinite(uncertainty) or uncertainty < 0:
@@ -101,14 +109,6 @@ class Limit:
                     f"value, got {uncertainty!r}"
                 )
             guard = float(uncertainty)
-        if value is None or isinstance(value, bool):
-            return FAIL
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return FAIL
-        if math.isnan(x):
-            return FAIL
         if self.low is not None and x < self.low + guard:
             return FAIL
         if self.high is not None and x > self.high - guard:

@@ -69,7 +69,7 @@ def test_nominal_unit_passes(tmp_path: Path) -> None:
     assert (m["verdict"] == "PASS").all()
     assert 15.0 < float(m.loc["shock.time_to_target_band", "value"]) < 30.0
     assert set(run.samples) >= {"logger", "supply", "unit_log", "unit_events"}
-    assert run.meta["limits"]["version"] == "1.3.0"
+    assert run.meta["limits"]["version"] == "1.4.0"
     assert run.meta["software"]["version"]
     assert run.meta["instruments"]["instruments"]["logger"]["calibration"]["status"] in (
         "OK",
