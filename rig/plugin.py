@@ -410,8 +410,9 @@ def _finish(rs: RigSession) -> None:
         rs.injector = None
     if rs.terminated:
         rs.book.aborted = rs.terminated
-        # Signals that came while the bench was being made safe were noted, not obeyed:
-        # the record says how many, so a reviewer sees the operator pressed again.
+        # Signals after the first, while the run unwound, were noted, not obeyed: the
+        # record says how many came up to here, the start of the final safe state (the
+        # trace closes inside it), so a reviewer sees the operator pressed again.
         _trace(
             b,
             {
