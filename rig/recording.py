@@ -513,7 +513,7 @@ class RunRecorder:
             raise RecordingError(path, "create", exc) from exc
 
     def _write_meta(self) -> None:
-        _atomic_write(self.dir / "run.json", (_dumps(self.meta, indent=2) + "\n").encode())
+        _write_run_json(self.dir, self.meta)
 
     def _check_open(self) -> None:
         if self._finished:
@@ -753,10 +753,7 @@ def amend_status(run_dir: str | Path, status: RunStatus, reason: str) -> None:
     if status not in _FINAL:
         raise ValueError(f"run status {status!r} is not one of {_FINAL}")
     path = Path(run_dir) / "run.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RecordingError(path, "read", exc) from exc
+    meta = _read_run_json(path)
     if meta.get("status") not in _FINAL:
         raise ValueError(f"{path}: status {meta.get('status')!r}: only a finished run is amended")
     meta["amended"] = {
@@ -765,7 +762,18 @@ def amend_status(run_dir: str | Path, status: RunStatus, reason: str) -> None:
         "at": _utc_iso(_dt.datetime.now(_dt.UTC)),
     }
     meta.update(status=status, reason=reason)
-    _atomic_write(path, (_dumps(meta, indent=2) + "\n").encode())
+    _write_run_json(path.parent, meta)
+
+
+def _write_run_json(run_dir: Path, meta: Mapping[str, Any]) -> None:
+    _atomic_write(run_dir / "run.json", (_dumps(meta, indent=2) + "\n").encode())
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RecordingError(path, "read", exc) from exc
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -824,10 +832,7 @@ def load_run(run_dir: str | Path) -> RunData:
     meta_path = run_dir / "run.json"
     meta: dict[str, Any] = {}
     if meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RecordingError(meta_path, "read", exc) from exc
+        meta = _read_run_json(meta_path)
     elif not run_dir.is_dir():
         raise RecordingError(run_dir, "read the run: no such directory")
     status: LoadedStatus = meta.get("status") if meta.get("status") in _FINAL else "INCOMPLETE"
