@@ -84,7 +84,7 @@ def _cutoff(bench, unit, clock, p, measurements) -> None:
         stop = flow_stop(t_ref, ref, after=cross.value - 0.05, search_s=t_cut - cross.value)
         lat = latency(cross, stop)
         measurements.record(
-            "cutoff.close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=Timed.K
+            "cutoff.close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=lat.K
         )
     else:
         measurements.record(

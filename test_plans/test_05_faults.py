@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.analysis.safety import Timed, command_time, flow_stop, latency
+from rig.analysis.safety import command_time, flow_stop, latency
 from rig.measure import measures
 
 
@@ -52,7 +52,7 @@ def test_sensor_faults(bench, unit, clock, protocols, measurements):
             f"sensor.{key}_close_latency",
             lat.value,
             uncertainty=lat.expanded,
-            coverage_factor=Timed.K,
+            coverage_factor=lat.K,
         )
         measurements[f"sensor.{key}_fault"] = unit.state().fault
         bench.ensure_idle()
@@ -71,7 +71,7 @@ def test_undervoltage(bench, unit, clock, protocols, measurements, supply):
         )
         lat = _fault_latency(bench, t_action, t_end)
         measurements.record(
-            "power.uv_close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=Timed.K
+            "power.uv_close_latency", lat.value, uncertainty=lat.expanded, coverage_factor=lat.K
         )
         supply.voltage_setpoint_v = p.recover_v
         t_back = clock.now()

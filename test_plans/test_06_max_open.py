@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.analysis.safety import Timed, pulse_duration, sample_interval
+from rig.analysis.safety import pulse_duration, sample_interval
 from rig.analysis.signals import pulses
 from rig.measure import measures
 
@@ -32,7 +32,7 @@ def test_max_open_time(bench, unit, clock, protocols, measurements):
     if opened:
         d = pulse_duration(opened[0].start, opened[0].end, sample_interval(t_v))
         measurements.record(
-            "maxopen.duration", d.value, uncertainty=d.expanded, coverage_factor=Timed.K
+            "maxopen.duration", d.value, uncertainty=d.expanded, coverage_factor=d.K
         )
     else:
         measurements.record("maxopen.duration", float("nan"), notes="the valve never opened")
